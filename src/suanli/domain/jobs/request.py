@@ -1,0 +1,66 @@
+"""A spec's resources resolved against the accelerator catalogue: canonical model ids and stacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from suanli.domain.accelerators import Catalogue, Stack
+from suanli.domain.errors import FieldError, InvalidInput
+from suanli.domain.jobs.spec import JobSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One acceptable accelerator model with the count needed on each node."""
+
+    model: str
+    per_node: int
+    stack: Stack
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRequest:
+    """What a job needs: `nodes` nodes, each with one option's accelerators, `cpus` and `memory_gib`."""
+
+    options: tuple[Option, ...]  # empty: a CPU-only job, placed on CPU pools
+    nodes: int
+    cpus: float
+    memory_gib: float
+
+    @property
+    def cpu_only(self) -> bool:
+        return not self.options
+
+    def option_for(self, model: str) -> Option | None:
+        return next((o for o in self.options if o.model == model), None)
+
+
+def resolve_request(spec: JobSpec, catalogue: Catalogue) -> ResourceRequest:
+    """Canonicalise model names and check stacks; InvalidInput lists unknown models and mismatches."""
+    errors: list[FieldError] = []
+    options: list[Option] = []
+    wanted = spec.resources.stack
+    for i, raw in enumerate(spec.resources.accelerators):
+        path = f"resources.accelerators.{i}" if len(spec.resources.accelerators) > 1 else "resources.accelerators"
+        model = catalogue.get(raw.model)
+        if model is None:
+            known = ", ".join(catalogue.ids())
+            errors.append(FieldError(path, f"unknown accelerator model {raw.model!r}; known models: {known}"))
+            continue
+        if model.is_cpu:
+            errors.append(FieldError(path, f"{model.id} is a CPU node; for a CPU job leave accelerators out"))
+            continue
+        if wanted is not None and model.stack is not wanted:
+            errors.append(FieldError(path, f"{model.id} runs the {model.stack} stack, not {wanted}"))
+            continue
+        options.append(Option(model.id, raw.count, model.stack))
+    if not spec.resources.accelerators and wanted not in (None, Stack.CPU):
+        errors.append(FieldError("resources.stack", f"a job without accelerators runs on cpu, not {wanted}"))
+    if errors:
+        raise InvalidInput(errors)
+    return ResourceRequest(
+        options=tuple(options),
+        nodes=spec.num_nodes,
+        cpus=spec.resources.cpus,
+        memory_gib=spec.resources.memory,
+    )

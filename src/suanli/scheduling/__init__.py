@@ -1,0 +1,23 @@
+"""The functional core of scheduling: `decide(snapshot, pending, policy, now)` is pure and explained.
+
+It never reads a clock, a database or the network. The live server and the simulator both call it through
+`service.scheduler.run_cycle`, which loads the snapshot and applies the result through ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from suanli.scheduling.decisions import CycleResult
+from suanli.scheduling.policies import Policy, get_policy
+from suanli.scheduling.policies import fit_price as _fit_price  # registers "fit-price"
+from suanli.scheduling.snapshot import PendingJob, Snapshot
+
+DEFAULT_POLICY = _fit_price.FitPrice.name
+
+
+def decide(snapshot: Snapshot, pending: Sequence[PendingJob], policy: Policy | str, now: datetime) -> CycleResult:
+    """Place what can be placed now; give every other job a reason per pool."""
+    chosen = get_policy(policy) if isinstance(policy, str) else policy
+    return chosen.decide(snapshot, pending, now)

@@ -1,0 +1,77 @@
+"""What the scheduler sees: free resources per node of every pool, and the jobs waiting to be placed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from suanli.domain.accelerators import Stack
+from suanli.domain.centres import CentreStatus
+from suanli.domain.jobs.request import ResourceRequest
+
+
+@dataclass(slots=True)
+class NodeFree:
+    """Free resources on one node (mutable: `decide` works on its own copies)."""
+
+    accelerators: int
+    cpus: float
+    memory_gib: float
+
+
+@dataclass(frozen=True, slots=True)
+class PoolState:
+    """One pool as the scheduler sees it at the start of a cycle."""
+
+    pool_id: str
+    pool_name: str
+    centre_id: str
+    centre_name: str
+    model: str
+    stack: Stack
+    accelerators_per_node: int
+    cpus_per_node: float
+    memory_gib_per_node: float
+    node_count: int
+    free: tuple[NodeFree, ...]  # one entry per node that is up; index = node index in the pool
+    centre_status: CentreStatus = CentreStatus.ONLINE
+    enabled: bool = True
+    price: Decimal | None = None  # CNY per unit-hour from the card in effect
+    price_card_id: str | None = None
+    preemptible_discount: Decimal = Decimal(0)
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.stack is Stack.CPU
+
+    @property
+    def label(self) -> str:
+        return f"{self.centre_name}/{self.pool_name}"
+
+    def price_for(self, preemptible: bool) -> Decimal | None:
+        if self.price is None:
+            return None
+        if not preemptible:
+            return self.price
+        return (self.price * (Decimal(1) - self.preemptible_discount)).quantize(Decimal("0.0001"))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    pools: tuple[PoolState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    """A job waiting for placement, with everything `decide` needs and nothing it does not."""
+
+    job_id: str
+    tenant_id: str
+    priority: int
+    submitted_at: datetime
+    request: ResourceRequest
+    preemptible: bool = False
+    max_price: Decimal | None = None
+    allow_centres: frozenset[str] = field(default_factory=frozenset)
+    exclude_centres: frozenset[str] = field(default_factory=frozenset)

@@ -1,0 +1,34 @@
+"""Role checks shared by the use cases. Another tenant's data is reported as missing, never as forbidden."""
+
+from __future__ import annotations
+
+from suanli.domain.errors import Forbidden, NotFound
+from suanli.domain.tenants import JOB_ROLES, Principal, Role
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    if principal.is_agent or principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(f"this needs one of the roles: {allowed}")
+
+
+def require_user(principal: Principal) -> None:
+    if principal.is_agent:
+        raise Forbidden("centre agent tokens may only call the agent protocol")
+
+
+def require_job_role(principal: Principal) -> None:
+    if principal.is_agent or principal.role not in JOB_ROLES:
+        raise Forbidden("only tenant members and tenant admins submit and manage jobs")
+
+
+def require_writer(principal: Principal) -> None:
+    """Auditors read everything and change nothing."""
+    if principal.role is Role.AUDITOR:
+        raise Forbidden("auditors have read-only access")
+
+
+def visible_tenant(principal: Principal, tenant_id: str, what: str = "tenant") -> None:
+    """NotFound unless the caller may see data of `tenant_id`."""
+    if not principal.can_read_tenant(tenant_id):
+        raise NotFound(f"{what} not found")

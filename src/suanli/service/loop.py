@@ -1,0 +1,52 @@
+"""The scheduler loop of a server: one cycle every `scheduler.interval_s`, only while holding the leader lock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from suanli.service.context import Context
+from suanli.service.scheduler import CycleReport, run_cycle
+
+log = logging.getLogger("suanli.scheduler")
+
+
+class SchedulerLoop:
+    """A daemon thread; `wake()` runs the next cycle at once (e.g. after a submission)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
+        self.cycles = 0
+        self.last_report: CycleReport | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.ctx.store.leader_lock().release()
+
+    def _run(self) -> None:
+        interval = self.ctx.settings.scheduler.interval_s
+        lock = self.ctx.store.leader_lock()
+        while not self._stop.is_set():
+            try:
+                if lock.acquire():
+                    report = run_cycle(self.ctx)
+                    self.cycles += 1
+                    self.last_report = report
+                    if report.placed or report.rejected or report.revoked or report.lost:
+                        log.info("cycle: placed=%d waiting=%d rejected=%d revoked=%d lost=%d", report.placed,
+                                 report.waiting, report.rejected, report.revoked, report.lost)
+            except Exception:  # noqa: BLE001 - the loop must survive a bad cycle and say so
+                log.exception("scheduling cycle failed; retrying in %.1fs", interval)
+            self._wake.wait(interval)
+            self._wake.clear()

@@ -1,0 +1,1 @@
+"""The SQL store: typed ORM tables, repositories behind the ports, one Alembic chain (SQLite and PostgreSQL)."""

@@ -1,0 +1,234 @@
+"""The typed ORM tables. One Alembic chain (`store/migrations`) creates them on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from suanli.store.types import JSONType, ExactDecimal, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: ExactDecimal(), dict[str, Any]: JSONType}
+
+
+class TenantRow(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    sme: Mapped[bool] = mapped_column(Boolean)
+    registered_city: Mapped[str] = mapped_column(String(100))
+    industry: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class CentreRow(Base):
+    __tablename__ = "centres"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    operator_tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    engine: Mapped[str] = mapped_column(String(32))
+    city: Mapped[str] = mapped_column(String(100))
+    district: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    last_heartbeat_at: Mapped[datetime | None]
+    agent_info: Mapped[dict[str, Any]]
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    centre_id: Mapped[str | None] = mapped_column(ForeignKey("centres.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class AcceleratorModelRow(Base):
+    """Operator amendments to the built-in catalogue (added models, corrected figures)."""
+
+    __tablename__ = "accelerator_models"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(100))
+    memory_gib: Mapped[Decimal]
+    fp16_tflops: Mapped[Decimal]
+    stack: Mapped[str] = mapped_column(String(16))
+    domestic: Mapped[bool] = mapped_column(Boolean)
+    unit: Mapped[str] = mapped_column(String(8))
+    aliases: Mapped[dict[str, Any]]  # {"aliases": [...]}
+    source: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime]
+
+
+class PoolRow(Base):
+    __tablename__ = "pools"
+    __table_args__ = (UniqueConstraint("centre_id", "name", name="uq_pools_centre_name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    centre_id: Mapped[str] = mapped_column(ForeignKey("centres.id"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    model: Mapped[str] = mapped_column(String(64))
+    nodes: Mapped[int] = mapped_column(Integer)
+    accelerators_per_node: Mapped[int] = mapped_column(Integer)
+    cpus_per_node: Mapped[int] = mapped_column(Integer)
+    memory_gib_per_node: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    nodes_up: Mapped[int | None] = mapped_column(Integer)
+
+
+class PriceCardRow(Base):
+    __tablename__ = "price_cards"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
+    price: Mapped[Decimal]
+    unit: Mapped[str] = mapped_column(String(32))
+    preemptible_discount: Mapped[Decimal]
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
+        Index("ix_jobs_tenant_id_id", "tenant_id", "id"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(63), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    spec: Mapped[dict[str, Any]]
+    priority: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer)
+    restarts: Mapped[int] = mapped_column(Integer)
+    requeues: Mapped[int] = mapped_column(Integer)
+    cancel_requested_at: Mapped[datetime | None]
+    state_reason: Mapped[str] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    finished_at: Mapped[datetime | None]
+    pending_reasons: Mapped[dict[str, Any]]  # {"reasons": [...]}
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class AttemptRow(Base):
+    __tablename__ = "job_attempts"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    centre_id: Mapped[str] = mapped_column(ForeignKey("centres.id"), index=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    per_node: Mapped[int] = mapped_column(Integer)
+    cpus_per_node: Mapped[float] = mapped_column(Float)
+    memory_gib_per_node: Mapped[float] = mapped_column(Float)
+    node_indices: Mapped[dict[str, Any]]  # {"nodes": [...]}
+    price: Mapped[Decimal]
+    price_card_id: Mapped[str | None] = mapped_column(ID)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    placed_at: Mapped[datetime]
+    explanation: Mapped[str] = mapped_column(Text)
+    leased_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    log_bytes: Mapped[int] = mapped_column(BigInteger)
+    log_truncated: Mapped[bool] = mapped_column(Boolean)
+    devices: Mapped[dict[str, Any]]
+
+
+class JobEventRow(Base):
+    """Append-only history of every job state change."""
+
+    __tablename__ = "job_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    at: Mapped[datetime]
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int | None] = mapped_column(Integer)
+
+
+class LogChunkRow(Base):
+    __tablename__ = "log_chunks"
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("job_attempts.id"), primary_key=True)
+    start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class UsageRow(Base):
+    """Metered usage per attempt, as the centre's engine measured it; one row per attempt, never updated."""
+
+    __tablename__ = "usage_records"
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("job_attempts.id"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    centre_id: Mapped[str] = mapped_column(ForeignKey("centres.id"), index=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"))
+    model: Mapped[str] = mapped_column(String(64))
+    accelerators: Mapped[int] = mapped_column(Integer)
+    accelerator_seconds: Mapped[float] = mapped_column(Float)
+    cpu_seconds: Mapped[float] = mapped_column(Float)
+    wall_seconds: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
