@@ -298,3 +298,30 @@ def record_usage(ctx: Context, principal: Principal, usage: UsageInput) -> bool:
                 recorded_at=ctx.clock.now(),
             )
         )
+
+
+@dataclass(frozen=True)
+class AgentPool:
+    name: str
+    model: str
+    stack: Stack
+    nodes: int
+    accelerators_per_node: int
+    cpus_per_node: int
+    memory_gib_per_node: int
+
+
+def my_centre(ctx: Context, principal: Principal) -> tuple[str, list[AgentPool]]:
+    """The agent's centre name and pools as registered (a local engine mirrors them)."""
+    centre_id = _centre_id(principal)
+    with ctx.store.uow() as uow:
+        centre = uow.centres.get(centre_id)
+        if centre is None:
+            raise NotFound("centre not found")
+        catalogue = effective_catalogue(uow)
+        pools = []
+        for p in uow.pools.list(centre_id):
+            model = catalogue.get(p.model)
+            pools.append(AgentPool(p.name, p.model, model.stack if model else Stack.CPU, p.nodes,
+                                   p.accelerators_per_node, p.cpus_per_node, p.memory_gib_per_node))
+        return centre.name, pools

@@ -106,6 +106,30 @@ class UsageOut(BaseModel):
     recorded: bool
 
 
+class AgentPoolOut(BaseModel):
+    name: str
+    model: str
+    stack: str
+    nodes: int
+    accelerators_per_node: int
+    cpus_per_node: int
+    memory_gib_per_node: int
+
+
+class AgentCentreOut(BaseModel):
+    name: str
+    pools: list[AgentPoolOut]
+
+
+@router.get("/centre", summary="The agent's own centre and its registered pools")
+def centre(ctx: Ctx, caller: Caller) -> AgentCentreOut:
+    name, pools = agents.my_centre(ctx, caller)
+    return AgentCentreOut(name=name, pools=[AgentPoolOut(name=p.name, model=p.model, stack=p.stack.value,
+                                                         nodes=p.nodes, accelerators_per_node=p.accelerators_per_node,
+                                                         cpus_per_node=p.cpus_per_node,
+                                                         memory_gib_per_node=p.memory_gib_per_node) for p in pools])
+
+
 @router.post("/heartbeat")
 def heartbeat(body: HeartbeatIn, ctx: Ctx, caller: Caller) -> HeartbeatOut:
     reply = agents.heartbeat(ctx, caller, body.pools, body.running, body.info)

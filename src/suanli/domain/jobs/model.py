@@ -114,7 +114,7 @@ def judge_outcome(job: Job, outcome: Outcome, exit_code: int | None, detail: str
         return Verdict(JobState.CANCELLED, "cancelled at the tenant's request", job.restarts, job.requeues)
     if outcome is Outcome.TIMEOUT:
         limit = job.spec.max_runtime
-        return Verdict(JobState.FAILED, f"exceeded max_runtime of {limit}s{suffix}", job.restarts, job.requeues)
+        return Verdict(JobState.FAILED, f"exceeded max_runtime of {limit}s; killed", job.restarts, job.requeues)
     if outcome in (Outcome.PREEMPTED, Outcome.LOST):
         if job.cancel_requested_at is not None:
             return Verdict(JobState.CANCELLED, f"cancelled at the tenant's request ({outcome})", job.restarts,
@@ -126,11 +126,14 @@ def judge_outcome(job: Job, outcome: Outcome, exit_code: int | None, detail: str
         return Verdict(JobState.FAILED, f"{outcome} {job.requeues + 1} times; max_requeues reached{suffix}",
                        job.restarts, job.requeues)
     # failed, or cancelled inside the centre's engine without the tenant asking
-    what = f"exit code {exit_code}" if outcome is Outcome.FAILED and exit_code is not None else str(outcome)
     if outcome is Outcome.CANCELLED:
-        what = "killed inside the centre's engine"
+        what = "killed inside the centre's engine" + suffix
+    elif detail:
+        what = detail
+    else:
+        what = f"exit code {exit_code}" if exit_code is not None else "failed"
     if job.restarts < retry.max_restarts_on_failure:
         n = job.restarts + 1
-        return Verdict(JobState.QUEUED, f"{what}{suffix}; restarting ({n}/{retry.max_restarts_on_failure})", n,
+        return Verdict(JobState.QUEUED, f"{what}; restarting ({n}/{retry.max_restarts_on_failure})", n,
                        job.requeues)
-    return Verdict(JobState.FAILED, f"{what}{suffix}", job.restarts, job.requeues)
+    return Verdict(JobState.FAILED, what, job.restarts, job.requeues)

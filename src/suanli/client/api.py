@@ -1,0 +1,104 @@
+"""`SuanliClient`: typed-enough calls to the tenant and admin API; problem+json answers raise ApiError."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """The server answered with an error (problem+json): status, title, detail and the field at fault."""
+
+    def __init__(self, status: int, title: str, detail: str, field: str | None = None,
+                 errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(f"{detail} (HTTP {status})")
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.field = field
+        self.errors = errors or []
+
+
+class SuanliClient:
+    def __init__(self, server: str, token: str | None = None, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.server = server.rstrip("/")
+        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SuanliClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.ConnectError:
+            raise ApiError(0, "Unreachable", f"cannot reach the suanli server at {self.server}; is it running?") \
+                from None
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "Unreachable", f"{self.server}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"title": "HTTP error", "detail": response.text or response.reason_phrase}
+            raise ApiError(response.status_code, body.get("title", ""), body.get("detail", ""), body.get("field"),
+                           body.get("errors"))
+        return response.json()
+
+    # --------------------------------------------------------------------------- identity
+
+    def me(self) -> dict[str, Any]:
+        return self.request("GET", "/v1/me")  # type: ignore[no-any-return]
+
+    # --------------------------------------------------------------------------- jobs
+
+    def submit(self, spec: dict[str, Any] | str, idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if isinstance(spec, str):
+            headers["Content-Type"] = "application/yaml"
+            return self.request("POST", "/v1/jobs", content=spec.encode(), headers=headers)  # type: ignore[no-any-return]
+        return self.request("POST", "/v1/jobs", json=spec, headers=headers)  # type: ignore[no-any-return]
+
+    def jobs(self, state: str | None = None, limit: int = 50, cursor: str | None = None,
+             **filters: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, **{k: v for k, v in filters.items() if v}}
+        if state:
+            params["state"] = state
+        if cursor:
+            params["cursor"] = cursor
+        return self.request("GET", "/v1/jobs", params=params)  # type: ignore[no-any-return]
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/jobs/{job_id}")  # type: ignore[no-any-return]
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self.request("POST", f"/v1/jobs/{job_id}/cancel")  # type: ignore[no-any-return]
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/v1/jobs/{job_id}/events")  # type: ignore[no-any-return]
+
+    def logs(self, job_id: str, offset: int = 0, attempt: int | None = None,
+             limit: int = 256 * 1024) -> dict[str, Any]:
+        params: dict[str, Any] = {"offset": offset, "limit": limit}
+        if attempt is not None:
+            params["attempt"] = attempt
+        return self.request("GET", f"/v1/jobs/{job_id}/logs", params=params)  # type: ignore[no-any-return]
+
+    def why(self, job_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/jobs/{job_id}/why")  # type: ignore[no-any-return]
+
+    # --------------------------------------------------------------------------- centres
+
+    def centres(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/v1/centres")  # type: ignore[no-any-return]
+
+    def capacity(self) -> dict[str, Any]:
+        return self.request("GET", "/v1/capacity")  # type: ignore[no-any-return]
