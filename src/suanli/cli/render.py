@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from rich.table import Table
@@ -38,10 +39,17 @@ def jobs_table(items: list[dict[str, Any]]) -> Table:
     return table
 
 
+def price(text: str) -> str:
+    """"12.5000" -> "12.50": at least two decimals, no trailing zeros beyond them."""
+    value = Decimal(text)
+    return format(value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else value.normalize(),
+                  "f")
+
+
 def centres_table(centres: list[dict[str, Any]]) -> Table:
     table = Table(show_edge=False, header_style="bold")
-    for column in ("CENTRE", "STATUS", "POOL", "MODEL", "NODES", "IN USE", "PRICE (CNY/h)", "PFLOPS FP16"):
-        table.add_column(column)
+    for column in ("CENTRE", "STATUS", "POOL", "MODEL", "NODES", "IN USE", "CNY/HOUR", "PFLOPS"):
+        table.add_column(column, overflow="fold")
     for c in centres:
         status_style = {"online": "green", "offline": "red", "disabled": "dim"}.get(c["status"], "")
         for i, p in enumerate(c["pools"] or [None]):
@@ -49,10 +57,10 @@ def centres_table(centres: list[dict[str, Any]]) -> Table:
                 table.add_row(c["name"], Text(c["status"], style=status_style), "-", "-", "-", "-", "-", "0")
                 continue
             unit = "core" if p["stack"] == "cpu" else "card"
-            price = f"{p['price']['price']}/{unit}" if p["price"] else "no price"
+            cost = f"{price(p['price']['price'])}/{unit}" if p["price"] else "no price"
             total = p["accelerators_total"] or "-"
             in_use = f"{p['accelerators_in_use']}/{total}" if p["accelerators_total"] else f"{p['running_jobs']} jobs"
             nodes = f"{p['nodes_up'] if p['nodes_up'] is not None else p['nodes']}/{p['nodes']}"
             table.add_row(c["name"] if i == 0 else "", Text(c["status"], style=status_style) if i == 0 else "",
-                          p["name"], p["model"], nodes, in_use, price, p["pflops_fp16"])
+                          p["name"], p["model"], nodes, in_use, cost, p["pflops_fp16"])
     return table

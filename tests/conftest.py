@@ -1,0 +1,200 @@
+"""Shared fixtures. The suite runs against SQLite by default and against PostgreSQL when
+SUANLI_TEST_DATABASE_URL names one (CI runs both; `--require-postgres` fails if PostgreSQL is unusable)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from suanli.config import Settings
+from suanli.domain.centres import EngineKind
+from suanli.domain.tenants import Principal, Role, TenantKind
+from suanli.service import agents, centres, tenants
+from suanli.service.auth import authenticate, create_token, mint_agent_token
+from suanli.service.context import Context
+from suanli.service.tenants import bootstrap
+from suanli.store.database import make_engine, migrate
+from suanli.store.tables import Base
+from suanli.store.uow import SqlStore
+
+PG_ENV = "SUANLI_TEST_DATABASE_URL"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--require-postgres", action="store_true",
+                     help="fail (instead of running on SQLite) unless SUANLI_TEST_DATABASE_URL is a usable PostgreSQL")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"suanli test database: {_backend_name()}"
+
+
+def _backend_name() -> str:
+    url = os.environ.get(PG_ENV)
+    return "postgresql" if url else "sqlite"
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.t = start or datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+# ------------------------------------------------------------------------------------------ databases
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated database for the session: a SQLite file to copy, or a fresh PostgreSQL database."""
+    pg = os.environ.get(PG_ENV)
+    if request.config.getoption("--require-postgres") and not pg:
+        pytest.exit(f"--require-postgres given but {PG_ENV} is not set", returncode=3)
+    if not pg:
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        engine = make_engine(f"sqlite:///{path}")
+        migrate(engine)
+        engine.dispose()  # the last connection closing checkpoints the WAL into the file we copy
+        yield f"sqlite:///{path}"
+        return
+    base = make_url(pg)
+    name = f"suanli_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        pytest.exit(f"PostgreSQL at {base.render_as_string(hide_password=True)} is not usable: {exc}", returncode=3)
+    url = base.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+    """A clean database for one test (a copy of the SQLite template, or emptied PostgreSQL tables)."""
+    if database_template.startswith("sqlite"):
+        path = tmp_path / "suanli.db"
+        shutil.copy(database_template.removeprefix("sqlite:///"), path)
+        yield f"sqlite:///{path}"
+        return
+    engine = create_engine(database_template)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield database_template
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[SqlStore]:
+    s = SqlStore(database_url, migrate_schema=False)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def ctx(store: SqlStore, settings: Settings, clock: FakeClock) -> Context:
+    return Context(store, settings, clock)
+
+
+# ------------------------------------------------------------------------------------------ a small city
+
+
+@dataclass
+class City:
+    """A small city for tests: an admin, operators, two tenants, three centres and their agent tokens."""
+
+    ctx: Context
+    admin_token: str
+    tokens: dict[str, str] = field(default_factory=dict)  # user name -> token
+    agent_tokens: dict[str, str] = field(default_factory=dict)  # centre name -> token
+    ids: dict[str, str] = field(default_factory=dict)  # names -> ids
+
+    def principal(self, who: str) -> Principal:
+        return authenticate(self.ctx, self.tokens[who])
+
+    def agent(self, centre: str) -> Principal:
+        return authenticate(self.ctx, self.agent_tokens[centre])
+
+
+POOLS = {
+    "ai": [("npu", "Ascend910B", 2, 8, 192, 1024, "12.50")],
+    "gpu": [("a100", "A100", 2, 8, 128, 1024, "18.00"), ("h800", "H800", 1, 8, 128, 1024, "30.00")],
+    "hpc": [("cpu", "CPU-X86", 4, 0, 64, 256, "0.06")],
+}
+
+
+def build_city(ctx: Context) -> City:
+    admin_secret = bootstrap(ctx).secret
+    city = City(ctx, admin_secret)
+    city.tokens["admin"] = admin_secret
+    admin = authenticate(ctx, admin_secret)
+    operator = tenants.create_tenant(ctx, admin, tenants.TenantInput("ops", "Operator Co", TenantKind.ENTERPRISE))
+    city.ids["ops"] = operator.id
+    for name, pools in POOLS.items():
+        centre = centres.create_centre(ctx, admin, centres.CentreInput(name, operator.id, EngineKind.LOCAL))
+        city.ids[name] = centre.id
+        for pool_name, model, nodes, apn, cpus, mem, price in pools:
+            pool = centres.add_pool(ctx, admin, centre.id, centres.PoolInput(pool_name, model, nodes, apn, cpus, mem))
+            centres.add_price(ctx, admin, pool.id, price, "0.4", valid_from=ctx.clock.now() - timedelta(days=1))
+            city.ids[f"{name}/{pool_name}"] = pool.id
+        with ctx.store.uow() as uow:
+            city.agent_tokens[name] = mint_agent_token(uow, centre.id, "agent", ctx.clock.now()).secret
+    for tenant_name in ("acme", "globex"):
+        tenant = tenants.create_tenant(ctx, admin, tenants.TenantInput(tenant_name, tenant_name.title(),
+                                                                         TenantKind.ENTERPRISE, sme=True))
+        city.ids[tenant_name] = tenant.id
+        for user, role in ((f"{tenant_name}-admin", Role.TENANT_ADMIN), (f"{tenant_name}-dev", Role.TENANT_MEMBER)):
+            u = tenants.create_user(ctx, admin, tenant.id, tenants.UserInput(user, role))
+            city.ids[user] = u.id
+            city.tokens[user] = create_token(ctx, admin, u.id, "test", None).secret
+    for user, role in (("auditor", Role.AUDITOR), ("operator", Role.CENTRE_OPERATOR)):
+        tenant_id = admin.tenant_id if role is Role.AUDITOR else operator.id
+        u = tenants.create_user(ctx, admin, tenant_id or "", tenants.UserInput(user, role))
+        city.ids[user] = u.id
+        city.tokens[user] = create_token(ctx, admin, u.id, "test", None).secret
+    return city
+
+
+def heartbeat_all(city: City) -> None:
+    """Every centre's agent says it is alive (centres without a fresh heartbeat are offline)."""
+    for name in POOLS:
+        agents.heartbeat(city.ctx, city.agent(name), {}, [], {})
+
+
+@pytest.fixture
+def city(ctx: Context) -> City:
+    c = build_city(ctx)
+    heartbeat_all(c)
+    return c
