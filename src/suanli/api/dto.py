@@ -292,6 +292,8 @@ class AttemptOut(BaseModel):
     id: str
     centre_id: str
     pool_id: str
+    where: str = Field("", description="centre/pool")
+    cpus_per_node: float
     model: str
     per_node: int
     nodes: list[int]
@@ -307,8 +309,9 @@ class AttemptOut(BaseModel):
     log_bytes: int
 
     @classmethod
-    def of(cls, a: Attempt) -> AttemptOut:
-        return cls(number=a.number, id=a.id, centre_id=a.centre_id, pool_id=a.pool_id, model=a.model,
+    def of(cls, a: Attempt, where: str = "") -> AttemptOut:
+        return cls(number=a.number, id=a.id, centre_id=a.centre_id, pool_id=a.pool_id, where=where,
+                   cpus_per_node=a.cpus_per_node, model=a.model,
                    per_node=a.per_node, nodes=list(a.node_indices), price=money(a.price) or "0", state=a.state.value,
                    placed_at=a.placed_at, started_at=a.started_at, ended_at=a.ended_at, exit_code=a.exit_code,
                    reason=a.reason, explanation=a.explanation, devices=a.devices, log_bytes=a.log_bytes)
@@ -338,7 +341,8 @@ class JobOut(BaseModel):
     attempt_history: list[AttemptOut] | None = None
 
     @classmethod
-    def of(cls, j: Job, attempts: list[Attempt] | None = None, with_spec: bool = False) -> JobOut:
+    def of(cls, j: Job, attempts: list[Attempt] | None = None, with_spec: bool = False,
+           labels: dict[str, str] | None = None) -> JobOut:
         spec = j.spec
         return cls(id=j.id, name=j.name, kind=j.kind.value, state=j.state.value, state_reason=j.state_reason,
                    tenant_id=j.tenant_id, user_id=j.user_id, priority=j.priority, preemptible=spec.preemptible,
@@ -347,7 +351,8 @@ class JobOut(BaseModel):
                    cancel_requested=j.cancel_requested_at is not None, num_nodes=spec.num_nodes,
                    accelerators=[f"{o.model}:{o.count}" for o in spec.resources.accelerators],
                    spec=_public_spec(spec.model_dump(mode="json")) if with_spec else None,
-                   attempt_history=[AttemptOut.of(a) for a in attempts] if attempts is not None else None)
+                   attempt_history=[AttemptOut.of(a, (labels or {}).get(a.pool_id, "")) for a in attempts]
+                   if attempts is not None else None)
 
 
 def _public_spec(spec: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,9 +194,13 @@ class LocalBackend:
         return sorted(p.name for p in self.attempts_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def forget(self, attempt_id: str) -> None:
+        """Delete a finished attempt's state (its runner may still be exiting: wait a moment for it)."""
         with self._lock:
-            if self._runner_alive(attempt_id):
+            if not self._path(attempt_id, "result.json").exists() and self._runner_alive(attempt_id):
                 raise BackendError(f"attempt {attempt_id} is still running; cancel it first")
+            deadline = time.monotonic() + 10
+            while self._runner_alive(attempt_id) and time.monotonic() < deadline:
+                time.sleep(0.02)
             self._release(attempt_id)
             self._children.pop(attempt_id, None)
             shutil.rmtree(self._dir(attempt_id), ignore_errors=True)

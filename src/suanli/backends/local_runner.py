@@ -25,7 +25,19 @@ from pathlib import Path
 from typing import IO, Any
 
 GRACE_SECONDS = 5.0
-_cancelled = threading.Event()
+
+
+class _Flag:
+    """Set from a signal handler: a plain attribute, never a lock (a second signal would deadlock on one)."""
+
+    raised = False
+
+
+_cancelled = _Flag()
+
+
+def _on_signal(_signum: int, _frame: object) -> None:
+    _cancelled.raised = True
 
 
 def _now() -> str:
@@ -92,7 +104,7 @@ def _phase(command: str, ranks: list[dict[str, str]], work: Path, log: IO[bytes]
     while True:
         codes = [p.poll() for p in procs]
         failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
-        if _cancelled.is_set():
+        if _cancelled.raised:
             state, code, reason = "cancelled", None, "cancelled"
             break
         if time.monotonic() > deadline:
@@ -148,8 +160,8 @@ def run(dir_: Path) -> int:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, lambda *_: _cancelled.set())
-    signal.signal(signal.SIGINT, lambda *_: _cancelled.set())
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     sys.exit(run(Path(sys.argv[1])))
 
 

@@ -16,7 +16,7 @@ from rich.live import Live
 import uvicorn
 
 from suanli import __version__
-from suanli.agent.client import AgentClient
+from suanli.agent.client import AgentClient, ProtocolError, Unreachable
 from suanli.agent.loop import Agent
 from suanli.api.app import create_app
 from suanli.backends import create_backend
@@ -33,8 +33,9 @@ from suanli.store.uow import SqlStore
 
 app = typer.Typer(help="suanli (算力): the city compute-power platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-out = Console()
-err = Console(stderr=True)
+_WIDE = 200  # when piped, print whole lines rather than folding at 80 columns
+out = Console(width=None if sys.stdout.isatty() else _WIDE)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
 
 Server = Annotated[str | None, typer.Option("--server", help="API URL (default: from `suanli login`)")]
 Token = Annotated[str | None, typer.Option("--token", help="API token (default: from `suanli login`)")]
@@ -125,16 +126,22 @@ def init(admin: Annotated[str, typer.Option(help="name of the first city admin")
 def agent(server: Annotated[str, typer.Option(help="the suanli server URL", envvar="SUANLI_SERVER")],
           token: Annotated[str, typer.Option(help="the centre's agent token", envvar="SUANLI_AGENT_TOKEN")],
           engine: Annotated[str, typer.Option(help="the centre's engine")] = "local",
-          work_dir: Annotated[Path, typer.Option(help="the engine's state directory")] = Path("suanli-agent"),
-          poll: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0) -> None:
+          work_dir: Annotated[Path, typer.Option(help="the engine's state directory")] = Path("suanli-agent")) -> None:
     """Run a centre's agent: it connects out to the server, leases placed jobs and runs them on its engine."""
-
+    settings = load_settings()
     _logging()
     client = AgentClient(server, token)
-    try:
-        centre = client.centre()
-    except Exception as exc:  # noqa: BLE001
-        _fail(f"cannot fetch this agent's centre from {server}: {exc}")
+    delay = 0.5
+    while True:
+        try:
+            centre = client.centre()
+            break
+        except Unreachable as exc:
+            err.print(f"[yellow]server not reachable yet[/] ({exc}); retrying in {delay:.0f}s")
+            time.sleep(delay)
+            delay = min(delay * 2, settings.agent.max_backoff_s)
+        except ProtocolError as exc:
+            _fail(f"the server refused this agent's token: {exc}")
     pools = [{"name": p["name"], "nodes": p["nodes"], "accelerators_per_node": p["accelerators_per_node"],
               "stack": p["stack"]} for p in centre["pools"]]
     try:
@@ -143,7 +150,8 @@ def agent(server: Annotated[str, typer.Option(help="the suanli server URL", envv
         _explain(exc)
     out.print(f"agent for centre [bold]{centre['name']}[/] on the {engine} engine; pools: "
               f"{', '.join(p['name'] for p in pools) or 'none'}")
-    Agent(client, backend, name=centre["name"], poll_interval=poll).run()
+    Agent(client, backend, name=centre["name"], lease_batch=settings.agent.lease_batch,
+          poll_interval=settings.agent.poll_interval_s, max_backoff=settings.agent.max_backoff_s).run()
 
 
 # ------------------------------------------------------------------------------------------ tenants
@@ -232,8 +240,8 @@ def job(job_id: str, server: Server = None, token: Token = None) -> None:
     out.print(f"[bold]{j['id']}[/] {j['name']} ({j['kind']}) ", render.state(j["state"]))
     out.print(f"  {j['state_reason']}")
     for a in j["attempt_history"] or []:
-        out.print(f"  attempt {a['number']}: {a['state']} on pool {a['pool_id']} ({a['model']} x{a['per_node']} on "
-                  f"{len(a['nodes'])} node(s)) at CNY {a['price']}/h; exit {a['exit_code']}; {a['reason']}")
+        out.print(f"  attempt {a['number']}: {a['state']} on {a['where']} ({_shape(a)}) at CNY "
+                  f"{render.price(a['price'])}/h; exit code {a['exit_code']}; {a['reason']}")
     for e in events:
         out.print(f"  [dim]{e['at'][:19]}[/] {e['from_state'] or '-':>10} -> {e['to_state']:<10} {e['reason']}")
 
@@ -286,8 +294,14 @@ def why(job_id: str, server: Server = None, token: Token = None) -> None:
         out.print(f"  - {r['centre']}/{r['pool']}: {r['message']} [dim]({r['code']})[/]")
     if answer["placement"]:
         p = answer["placement"]
-        out.print(f"  placed: {p['model']} x{p['per_node']} on {len(p['nodes'])} node(s) at CNY {p['price']}/h; "
-                  f"{p['explanation']}")
+        out.print(f"  placed on {p['where']}: {_shape(p)} at CNY {render.price(p['price'])}/h; {p['explanation']}")
+
+
+def _shape(attempt: dict[str, Any]) -> str:
+    nodes = len(attempt["nodes"])
+    if attempt["per_node"] == 0:
+        return f"{attempt['cpus_per_node']:g} CPUs x {nodes} node(s)"
+    return f"{attempt['per_node']} x {attempt['model']} x {nodes} node(s)"
 
 
 @app.command()

@@ -50,6 +50,7 @@ _IDEMPOTENCY_KEY_MAX = 255
 class JobView:
     job: Job
     attempts: tuple[Attempt, ...]
+    labels: dict[str, str]  # pool id -> "centre/pool", for people
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Why:
     summary: str
     reasons: tuple[dict[str, str], ...]
     placement: Attempt | None
+    label: str = ""  # "centre/pool" of the placement
 
 
 def submit_job(ctx: Context, principal: Principal, body: Mapping[str, object] | str,
@@ -182,7 +184,18 @@ def get_job(ctx: Context, principal: Principal, job_id: str) -> JobView:
     require_user(principal)
     with ctx.store.uow() as uow:
         job = _visible_job(uow, principal, job_id)
-        return JobView(job, tuple(uow.attempts.for_job(job.id)))
+        attempts = tuple(uow.attempts.for_job(job.id))
+        return JobView(job, attempts, _labels(uow, attempts))
+
+
+def _labels(uow: UnitOfWork, attempts: tuple[Attempt, ...]) -> dict[str, str]:
+    labels = {}
+    for attempt in attempts:
+        if attempt.pool_id not in labels:
+            pool = uow.pools.get(attempt.pool_id)
+            centre = uow.centres.get(attempt.centre_id)
+            labels[attempt.pool_id] = f"{centre.name if centre else '?'}/{pool.name if pool else '?'}"
+    return labels
 
 
 def list_jobs(ctx: Context, principal: Principal, flt: JobFilter, limit: int,
@@ -254,4 +267,4 @@ def why(ctx: Context, principal: Principal, job_id: str) -> Why:
     summary = job.state_reason or str(job.state)
     if job.state in PENDING and job.cancel_requested_at is None and not job.pending_reasons:
         summary = "queued: the scheduler has not considered it yet"
-    return Why(job, summary, job.pending_reasons, current)
+    return Why(job, summary, job.pending_reasons, current, view.labels.get(current.pool_id, "") if current else "")

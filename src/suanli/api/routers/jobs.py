@@ -70,7 +70,7 @@ def list_jobs(ctx: Ctx, caller: Caller,
 @router.get("/{job_id}")
 def get_job(job_id: str, ctx: Ctx, caller: Caller) -> JobOut:
     view = jobs.get_job(ctx, caller, job_id)
-    return JobOut.of(view.job, list(view.attempts), with_spec=True)
+    return JobOut.of(view.job, list(view.attempts), with_spec=True, labels=view.labels)
 
 
 @router.post("/{job_id}/cancel", summary="Cancel; 409 if the job has already finished")
@@ -111,4 +111,4 @@ def why(job_id: str, ctx: Ctx, caller: Caller) -> WhyOut:
     answer = jobs.why(ctx, caller, job_id)
     return WhyOut(job_id=answer.job.id, state=answer.job.state.value, summary=answer.summary,
                   reasons=[PoolReasonOut(**r) for r in answer.reasons],
-                  placement=AttemptOut.of(answer.placement) if answer.placement else None)
+                  placement=AttemptOut.of(answer.placement, answer.label) if answer.placement else None)

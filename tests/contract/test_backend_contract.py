@@ -1,0 +1,306 @@
+"""The contract every centre engine adapter honours. One suite; each backend joins by adding a harness.
+
+Run against the local engine here (real processes); the Slurm, Ray, simulator and federation backends
+join the same suite when they land.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from suanli.backends.local import LocalBackend, LocalPool
+from suanli.domain.accelerators import Stack
+from suanli.domain.errors import BackendError
+from suanli.ports import AttemptSpec, Backend, EngineState, Feature
+
+GPU = LocalPool("gpu", nodes=2, accelerators_per_node=4, stack=Stack.CUDA)
+NPU = LocalPool("npu", nodes=1, accelerators_per_node=8, stack=Stack.CANN)
+CPU = LocalPool("cpu", nodes=2, accelerators_per_node=0, stack=Stack.CPU)
+
+
+@dataclass
+class Harness:
+    """Makes a backend over some state, and makes it again over the same state (an agent restart)."""
+
+    make: Callable[[], Backend]
+    backend: Backend
+
+    def restart(self) -> Backend:
+        self.backend.close()
+        self.backend = self.make()
+        return self.backend
+
+
+@pytest.fixture(params=["local"])
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    def make() -> Backend:
+        return LocalBackend(tmp_path / "engine", [GPU, NPU, CPU])
+
+    h = Harness(make, make())
+    yield h
+    for attempt_id in h.backend.known_attempts():
+        h.backend.cancel(attempt_id)
+
+
+def spec(attempt_id: str, run: str, *, pool: str = "gpu", per_node: int = 1, nodes: int = 1,
+         max_runtime: int = 60, setup: str | None = None, envs: dict[str, str] | None = None,
+         files: dict[str, str] | None = None) -> AttemptSpec:
+    stack = {"gpu": Stack.CUDA, "npu": Stack.CANN, "cpu": Stack.CPU}[pool]
+    model = {"gpu": "A100", "npu": "Ascend910B", "cpu": "CPU-X86"}[pool]
+    return AttemptSpec(attempt_id, attempt_id.rsplit("-", 1)[0], "contract", "tenant", pool, model, stack,
+                       per_node if pool != "cpu" else 0, nodes, tuple(range(nodes)), 1, 1, run, setup, envs or {},
+                       files or {}, max_runtime)
+
+
+def wait_until(backend: Backend, attempt_id: str, done: Callable[[EngineState], bool], timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = backend.status(attempt_id)
+        if done(status.state):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"{attempt_id} still {backend.status(attempt_id).state} after {timeout}s")
+
+
+def finished(backend: Backend, attempt_id: str, timeout: float = 20):
+    return wait_until(backend, attempt_id, lambda s: s.finished, timeout)
+
+
+def log_text(backend: Backend, attempt_id: str) -> str:
+    return backend.read_log(attempt_id, 0, 1 << 20).decode()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(")")[-1].split()[0] == "Z")
+
+
+# ------------------------------------------------------------------------------------------ the contract
+
+
+def test_runs_a_job_to_success_with_its_files_env_and_output(harness: Harness):
+    b = harness.backend
+    b.submit(spec("j1-1", "cat data/in.txt; echo \"$GREETING\"", envs={"GREETING": "ni hao"},
+                  files={"data/in.txt": "from the workdir\n"}))
+    status = finished(b, "j1-1")
+    assert status.state is EngineState.SUCCEEDED and status.exit_code == 0
+    assert log_text(b, "j1-1") == "from the workdir\nni hao\n"
+    assert status.started_at is not None and status.ended_at is not None
+
+
+def test_unknown_attempt_is_unknown(harness: Harness):
+    assert harness.backend.status("never-1").state is EngineState.UNKNOWN
+
+
+def test_submit_is_idempotent(harness: Harness, tmp_path: Path):
+    marker = tmp_path / "runs.txt"
+    b = harness.backend
+    for _ in range(3):
+        b.submit(spec("j2-1", f"echo ran >> {marker}"))
+    finished(b, "j2-1")
+    b.submit(spec("j2-1", f"echo ran >> {marker}"))
+    time.sleep(0.3)
+    assert marker.read_text() == "ran\n"
+
+
+def test_exit_codes_are_reported(harness: Harness):
+    b = harness.backend
+    b.submit(spec("j3-1", "echo failing >&2; exit 3"))
+    status = finished(b, "j3-1")
+    assert status.state is EngineState.FAILED and status.exit_code == 3
+    assert "failing" in log_text(b, "j3-1")
+
+
+def test_setup_runs_first_and_its_failure_fails_the_job(harness: Harness):
+    b = harness.backend
+    b.submit(spec("j4-1", "cat made-by-setup", setup="echo ok > made-by-setup"))
+    assert finished(b, "j4-1").state is EngineState.SUCCEEDED
+    assert log_text(b, "j4-1") == "ok\n"
+    b.submit(spec("j4b-1", "echo never", setup="exit 7"))
+    status = finished(b, "j4b-1")
+    assert status.state is EngineState.FAILED and status.exit_code == 7 and "setup failed" in status.reason
+    assert "never" not in log_text(b, "j4b-1")
+
+
+def test_max_runtime_is_enforced(harness: Harness):
+    b = harness.backend
+    if Feature.RUNTIME_LIMIT not in b.features:
+        pytest.skip(f"{b.name} declares no runtime limit")
+    started = time.monotonic()
+    b.submit(spec("j5-1", "echo begin; sleep 30; echo end", max_runtime=1))
+    status = finished(b, "j5-1")
+    assert status.state is EngineState.TIMEOUT
+    assert time.monotonic() - started < 15
+    assert "end" not in log_text(b, "j5-1")
+
+
+def test_cancel_kills_the_whole_process_group_and_is_idempotent(harness: Harness, tmp_path: Path):
+    b = harness.backend
+    pidfile = tmp_path / "child.pid"
+    b.submit(spec("j6-1", f"sleep 300 & echo $! > {pidfile}; echo started; wait"))
+    wait_until(b, "j6-1", lambda s: s is EngineState.RUNNING)
+    deadline = time.monotonic() + 10
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    assert alive(child)
+    b.cancel("j6-1")
+    b.cancel("j6-1")
+    status = finished(b, "j6-1")
+    assert status.state is EngineState.CANCELLED
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child), "the background child of the job survived the cancel"
+    b.cancel("j6-1")  # after the end: still fine
+    b.cancel("never-1")  # unknown: fine
+
+
+def test_a_pending_attempt_cancelled_never_runs(harness: Harness, tmp_path: Path):
+    b = harness.backend
+    b.submit(spec("j7-1", "sleep 2", pool="npu", per_node=8))
+    wait_until(b, "j7-1", lambda s: s is EngineState.RUNNING)
+    marker = tmp_path / "ran"
+    b.submit(spec("j8-1", f"touch {marker}", pool="npu", per_node=8))
+    assert b.status("j8-1").state is EngineState.PENDING  # waits for the NPUs
+    b.cancel("j8-1")
+    assert finished(b, "j8-1").state is EngineState.CANCELLED
+    assert finished(b, "j7-1").state is EngineState.SUCCEEDED
+    time.sleep(0.3)
+    assert not marker.exists()
+    assert b.usage("j8-1") is None
+
+
+def test_accelerators_are_never_shared_and_are_named_per_stack(harness: Harness):
+    b = harness.backend
+    probe = "echo ids=$SUANLI_ACCELERATOR_IDS cuda=${CUDA_VISIBLE_DEVICES-} ascend=${ASCEND_RT_VISIBLE_DEVICES-}; sleep 1"
+    b.submit(spec("j9-1", probe, pool="gpu", per_node=2))  # both ask for node 0, which has room for both
+    b.submit(spec("j10-1", probe, pool="gpu", per_node=2))
+    b.submit(spec("j11-1", probe, pool="npu", per_node=3))
+    for attempt_id in ("j9-1", "j10-1", "j11-1"):
+        assert finished(b, attempt_id).state is EngineState.SUCCEEDED
+    first, second = (set(b.status(a).devices["0"]) for a in ("j9-1", "j10-1"))
+    assert len(first) == len(second) == 2 and not first & second
+    gpu_line = log_text(b, "j9-1")
+    ids = gpu_line.split("ids=")[1].split()[0]
+    assert gpu_line == f"ids={ids} cuda={ids} ascend=\n"
+    assert "ids=0,1,2 cuda= ascend=0,1,2" in log_text(b, "j11-1")
+
+
+def test_gang_ranks_start_together_and_know_each_other(harness: Harness):
+    b = harness.backend
+    if Feature.GANG not in b.features:
+        pytest.skip(f"{b.name} declares no gang support")
+    run = "echo rank=$SUANLI_NODE_RANK of=$SUANLI_NUM_NODES port=$MASTER_PORT devices=$CUDA_VISIBLE_DEVICES"
+    b.submit(spec("j12-1", run, per_node=4, nodes=2))
+    assert finished(b, "j12-1").state is EngineState.SUCCEEDED
+    lines = sorted(log_text(b, "j12-1").splitlines())
+    assert len(lines) == 2
+    assert lines[0].startswith("[node 0] rank=0 of=2") and lines[1].startswith("[node 1] rank=1 of=2")
+    assert len({line.split("port=")[1].split()[0] for line in lines}) == 1
+    assert b.status("j12-1").devices == {"0": [0, 1, 2, 3], "1": [0, 1, 2, 3]}
+
+
+def test_a_failing_rank_fails_the_gang_and_stops_the_others(harness: Harness):
+    b = harness.backend
+    started = time.monotonic()
+    b.submit(spec("j13-1", "if [ $SUANLI_NODE_RANK = 1 ]; then exit 5; fi; sleep 30", per_node=1, nodes=2))
+    status = finished(b, "j13-1")
+    assert status.state is EngineState.FAILED and status.exit_code == 5 and "node 1" in status.reason
+    assert time.monotonic() - started < 15
+
+
+def test_usage_is_measured(harness: Harness):
+    b = harness.backend
+    b.submit(spec("j14-1", "sleep 0.5", per_node=2))
+    finished(b, "j14-1")
+    usage = b.usage("j14-1")
+    assert usage is not None and usage.accelerators == 2
+    assert 0.4 <= usage.wall_seconds < 10
+    assert usage.accelerator_seconds == pytest.approx(usage.wall_seconds * 2, rel=0.01)
+
+
+def test_capacity_reflects_running_attempts(harness: Harness):
+    b = harness.backend
+    b.submit(spec("j15-1", "sleep 1", per_node=3))
+    wait_until(b, "j15-1", lambda s: s is EngineState.RUNNING)
+    free = {c.pool: c.accelerators_free for c in b.capacity()}
+    assert free["gpu"] == 8 - 3
+    finished(b, "j15-1")
+    assert {c.pool: c.accelerators_free for c in b.capacity()}["gpu"] == 8
+
+
+def test_jobs_do_not_inherit_the_agents_secrets(harness: Harness, monkeypatch):
+    monkeypatch.setenv("SUANLI_AGENT_TOKEN", "sla_secret")
+    b = harness.backend
+    b.submit(spec("j16-1", "env"))
+    finished(b, "j16-1")
+    env = log_text(b, "j16-1")
+    assert "sla_secret" not in env and "SUANLI_JOB_ID=j16" in env
+
+
+def test_reconcile_after_restart_finds_running_and_finished_attempts(harness: Harness, tmp_path: Path):
+    marker = tmp_path / "runs.txt"
+    b = harness.backend
+    b.submit(spec("j17-1", f"echo ran >> {marker}; sleep 1.5; echo done"))
+    b.submit(spec("j18-1", "echo quick"))
+    wait_until(b, "j17-1", lambda s: s is EngineState.RUNNING)
+    finished(b, "j18-1")
+    b = harness.restart()
+    assert set(b.known_attempts()) >= {"j17-1", "j18-1"}
+    assert b.status("j18-1").state is EngineState.SUCCEEDED
+    assert b.status("j17-1").state is EngineState.RUNNING
+    b.submit(spec("j17-1", f"echo ran >> {marker}; sleep 1.5; echo done"))  # a confused resubmit: no-op
+    assert finished(b, "j17-1").state is EngineState.SUCCEEDED
+    assert marker.read_text() == "ran\n"
+    assert log_text(b, "j17-1") == "done\n"
+
+
+def test_a_runner_that_dies_is_reported_lost_and_its_processes_killed(harness: Harness, tmp_path: Path):
+    b = harness.backend
+    if not isinstance(b, LocalBackend):
+        pytest.skip("runner processes are specific to the local engine")
+    pidfile = tmp_path / "pid"
+    b.submit(spec("j19-1", f"echo $$ > {pidfile}; sleep 300"))
+    wait_until(b, "j19-1", lambda s: s is EngineState.RUNNING)
+    while not (pidfile.exists() and pidfile.read_text().strip()):
+        time.sleep(0.05)
+    started = (b.attempts_dir / "j19-1" / "started.json").read_text()
+    runner_pid = int(started.split('"pid": ')[1].split(",")[0])
+    os.kill(runner_pid, signal.SIGKILL)
+    status = finished(b, "j19-1")
+    assert status.state is EngineState.LOST
+    job_pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while alive(job_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(job_pid)
+
+
+def test_forget_cleans_up_finished_attempts_only(harness: Harness):
+    b = harness.backend
+    b.submit(spec("j20-1", "sleep 1"))
+    wait_until(b, "j20-1", lambda s: s is EngineState.RUNNING)
+    with pytest.raises(BackendError):
+        b.forget("j20-1")
+    finished(b, "j20-1")
+    b.forget("j20-1")
+    assert b.status("j20-1").state is EngineState.UNKNOWN
+    assert "j20-1" not in b.known_attempts()
+
+
+def test_an_unknown_pool_is_refused_clearly(harness: Harness):
+    with pytest.raises(BackendError) as exc:
+        harness.backend.submit(replace(spec("j21-1", "true"), pool="tpu"))
+    assert not exc.value.retryable

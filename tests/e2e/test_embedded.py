@@ -1,0 +1,109 @@
+"""The embedded default as a newcomer uses it: `suanli up`, then the CLI against it, with the examples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from suanli.cli.credentials import credentials_path
+from tests.e2e.harness import Proc, cli, env_for, free_port, kill_runners, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    home = tmp_path_factory.mktemp("home")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = Proc(["up", "--port", str(port)], env_for(home), home / "up.log")
+    try:
+        wait_ready(url, proc)
+        yield home, url
+    finally:
+        proc.stop()
+        kill_runners(home)
+
+
+def test_up_seeds_three_centres_and_saves_the_demo_token(embedded):
+    home, url = embedded
+    creds = credentials_path(home).read_text()
+    assert url in creds and "sl_" in creds
+    assert oct(credentials_path(home).stat().st_mode & 0o777) == "0o600"
+    out = cli(home, "centres")
+    assert out.returncode == 0, out.stderr
+    for name in ("qingdao-ai", "west-coast-gpu", "qingdao-hpc", "Ascend910B", "A100", "CPU-X86"):
+        assert name in out.stdout
+    assert "3/3 centres online" in out.stdout
+
+
+def test_train_example_succeeds_and_its_logs_are_kept(embedded):
+    home, _ = embedded
+    out = cli(home, "submit", "examples/train.yaml", "--wait")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "test accuracy" in out.stdout
+    job_id = out.stdout.split("submitted ")[1].split()[0]
+    logs = cli(home, "logs", job_id)
+    assert logs.returncode == 0 and "epoch   1" in logs.stdout and "test accuracy" in logs.stdout
+    why = cli(home, "why", job_id)
+    assert "qingdao-hpc/cpu" in why.stdout and "cheapest" in why.stdout
+    listing = cli(home, "jobs")
+    assert job_id in listing.stdout and "succeeded" in listing.stdout
+
+
+def test_gang_example_runs_both_ranks_together(embedded):
+    home, _ = embedded
+    out = cli(home, "submit", "examples/gang.yaml", "--wait")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "rank 0: the whole gang is here: ['rank1:0,1,2,3,4,5,6,7']" in out.stdout
+
+
+def test_failing_and_overrunning_examples_end_failed(embedded):
+    home, _ = embedded
+    failing = cli(home, "submit", "examples/fail.yaml", "--wait")
+    assert failing.returncode == 1
+    assert "input shard 7 is missing" in failing.stdout
+    assert "failed" in failing.stderr and "exited with code 3" in failing.stderr
+    overrun = cli(home, "submit", "examples/timeout.yaml", "--wait")
+    assert overrun.returncode == 1
+    assert "exceeded max_runtime of 5s" in overrun.stderr
+    assert "tick 3" in overrun.stdout and "tick 30" not in overrun.stdout
+
+
+def test_ascend_and_batch_inference_examples_get_their_devices(embedded):
+    home, _ = embedded
+    npu = cli(home, "submit", "examples/finetune-ascend.yaml", "--wait")
+    assert npu.returncode == 0 and "NPUs 0,1,2,3 (Ascend910B)" in npu.stdout
+    gpu = cli(home, "submit", "examples/batch-infer.yaml", "--wait")
+    assert gpu.returncode == 0 and "accelerator A100 ids 0" in gpu.stdout and "scored 6 inputs" in gpu.stdout
+
+
+def test_cli_reports_bad_specs_clearly(embedded, tmp_path: Path):
+    home, _ = embedded
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nresources:\n  accelerators: A100:64\nrun: echo\n")
+    out = cli(home, "submit", str(bad))
+    assert out.returncode == 1 and "error:" in out.stderr and "8 A100 per node; the job needs 64" in out.stderr
+    bad.write_text("name: x\nrun: [\n")
+    out = cli(home, "submit", str(bad))
+    assert out.returncode == 1 and "malformed YAML" in out.stderr
+
+
+def test_cancel_a_running_job_from_the_cli(embedded, tmp_path: Path):
+    home, _ = embedded
+    spec = tmp_path / "long.yaml"
+    spec.write_text("name: long\nrun: |\n  echo begin\n  sleep 120\n")
+    job_id = cli(home, "submit", str(spec)).stdout.split("submitted ")[1].split()[0]
+    for _ in range(100):
+        if "running" in cli(home, "jobs", "--state", "running").stdout:
+            break
+    out = cli(home, "cancel", job_id)
+    assert out.returncode == 0
+    for _ in range(60):
+        shown = cli(home, "job", job_id).stdout
+        if "cancelled" in shown.splitlines()[0]:
+            break
+    assert "cancelled at the tenant's request" in shown
+    assert cli(home, "cancel", job_id).returncode == 1  # finished: 409
