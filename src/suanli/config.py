@@ -35,7 +35,7 @@ class SchedulerSettings(BaseModel):
     policy: str = Field("fit-price", description="scheduling policy by name")
     interval_s: float = Field(1.0, gt=0, description="seconds between scheduling cycles")
     heartbeat_timeout_s: float = Field(30.0, gt=0, description="a centre is offline after this long without a heartbeat")
-    placement_timeout_s: float = Field(120.0, gt=0, description="a placed job not leased by an offline centre is requeued after this")
+    placement_timeout_s: float = Field(120.0, gt=0, description="a placed job its centre has not taken within this is put back in the queue")
     lost_timeout_s: float = Field(600.0, gt=0, description="running jobs of a centre offline this long are declared lost")
 
 
@@ -106,3 +106,17 @@ class _TomlSource(PydanticBaseSettingsSource):
 def load_settings(**overrides: Any) -> Settings:
     """Build and validate the settings tree (fails fast on a bad value)."""
     return Settings(**overrides)
+
+
+def describe(model: type[BaseModel] = Settings, prefix: str = "SUANLI_") -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, for docs and `--help` pages."""
+    rows = []
+    for name, field in model.model_fields.items():
+        env = f"{prefix}{name.upper()}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += describe(annotation, env + "__")
+            continue
+        default = "(derived)" if field.default_factory is not None else repr(field.default)
+        rows.append((env, default, field.description or ""))
+    return rows

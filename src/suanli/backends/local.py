@@ -315,10 +315,17 @@ class LocalBackend:
         return False
 
     def _kill_orphans(self, attempt_id: str) -> None:
+        """Kill what a dead runner left: its ranks' process groups, and any process carrying the attempt's
+        id in its environment (this also finds processes started before the runner recorded their group)."""
         groups = self._read(attempt_id, "groups.json") or {}
         for pgid in groups.get("pgids", []):
             try:
                 os.killpg(int(pgid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in _processes_with_env(f"SUANLI_ATTEMPT_ID={attempt_id}"):
+            try:
+                os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
 
@@ -332,6 +339,19 @@ def _base_env() -> dict[str, str]:
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
     return env
+
+
+def _processes_with_env(marker: str) -> list[int]:
+    """Pids whose environment holds `marker` exactly (Linux /proc; empty elsewhere)."""
+    wanted = marker.encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def _free_port() -> int:
