@@ -30,8 +30,11 @@ PG_ENV = "SUANLI_TEST_DATABASE_URL"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--require-postgres", action="store_true",
-                     help="fail (instead of running on SQLite) unless SUANLI_TEST_DATABASE_URL is a usable PostgreSQL")
+    parser.addoption(
+        "--require-postgres",
+        action="store_true",
+        help="fail (instead of running on SQLite) unless SUANLI_TEST_DATABASE_URL is a usable PostgreSQL",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -172,8 +175,9 @@ def build_city(ctx: Context) -> City:
         with ctx.store.uow() as uow:
             city.agent_tokens[name] = mint_agent_token(uow, centre.id, "agent", ctx.clock.now()).secret
     for tenant_name in ("acme", "globex"):
-        tenant = tenants.create_tenant(ctx, admin, tenants.TenantInput(tenant_name, tenant_name.title(),
-                                                                         TenantKind.ENTERPRISE, sme=True))
+        tenant = tenants.create_tenant(
+            ctx, admin, tenants.TenantInput(tenant_name, tenant_name.title(), TenantKind.ENTERPRISE, sme=True)
+        )
         city.ids[tenant_name] = tenant.id
         for user, role in ((f"{tenant_name}-admin", Role.TENANT_ADMIN), (f"{tenant_name}-dev", Role.TENANT_MEMBER)):
             u = tenants.create_user(ctx, admin, tenant.id, tenants.UserInput(user, role))

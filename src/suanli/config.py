@@ -34,9 +34,15 @@ class SchedulerSettings(BaseModel):
     enabled: bool = Field(True, description="run the scheduler loop in this server")
     policy: str = Field("fit-price", description="scheduling policy by name")
     interval_s: float = Field(1.0, gt=0, description="seconds between scheduling cycles")
-    heartbeat_timeout_s: float = Field(30.0, gt=0, description="a centre is offline after this long without a heartbeat")
-    placement_timeout_s: float = Field(120.0, gt=0, description="a placed job its centre has not taken within this is put back in the queue")
-    lost_timeout_s: float = Field(600.0, gt=0, description="running jobs of a centre offline this long are declared lost")
+    heartbeat_timeout_s: float = Field(
+        30.0, gt=0, description="a centre is offline after this long without a heartbeat"
+    )
+    placement_timeout_s: float = Field(
+        120.0, gt=0, description="a placed job its centre has not taken within this is put back in the queue"
+    )
+    lost_timeout_s: float = Field(
+        600.0, gt=0, description="running jobs of a centre offline this long are declared lost"
+    )
 
 
 class AgentSettings(BaseModel):
@@ -49,7 +55,9 @@ class LimitSettings(BaseModel):
     max_spec_bytes: int = Field(2 * 1024 * 1024, description="largest job spec accepted, files included")
     max_files_bytes: int = Field(1024 * 1024, description="largest total size of a job's workdir files")
     max_log_chunk_bytes: int = Field(256 * 1024, description="largest log chunk an agent may send at once")
-    max_log_bytes: int = Field(16 * 1024 * 1024, description="log bytes kept per attempt; the rest is dropped and marked")
+    max_log_bytes: int = Field(
+        16 * 1024 * 1024, description="log bytes kept per attempt; the rest is dropped and marked"
+    )
     max_page_size: int = Field(500, description="largest page of a list endpoint")
 
 

@@ -49,14 +49,39 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         h.backend.cancel(attempt_id)
 
 
-def spec(attempt_id: str, run: str, *, pool: str = "gpu", per_node: int = 1, nodes: int = 1,
-         max_runtime: int = 60, setup: str | None = None, envs: dict[str, str] | None = None,
-         files: dict[str, str] | None = None) -> AttemptSpec:
+def spec(
+    attempt_id: str,
+    run: str,
+    *,
+    pool: str = "gpu",
+    per_node: int = 1,
+    nodes: int = 1,
+    max_runtime: int = 60,
+    setup: str | None = None,
+    envs: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+) -> AttemptSpec:
     stack = {"gpu": Stack.CUDA, "npu": Stack.CANN, "cpu": Stack.CPU}[pool]
     model = {"gpu": "A100", "npu": "Ascend910B", "cpu": "CPU-X86"}[pool]
-    return AttemptSpec(attempt_id, attempt_id.rsplit("-", 1)[0], "contract", "tenant", pool, model, stack,
-                       per_node if pool != "cpu" else 0, nodes, tuple(range(nodes)), 1, 1, run, setup, envs or {},
-                       files or {}, max_runtime)
+    return AttemptSpec(
+        attempt_id,
+        attempt_id.rsplit("-", 1)[0],
+        "contract",
+        "tenant",
+        pool,
+        model,
+        stack,
+        per_node if pool != "cpu" else 0,
+        nodes,
+        tuple(range(nodes)),
+        1,
+        1,
+        run,
+        setup,
+        envs or {},
+        files or {},
+        max_runtime,
+    )
 
 
 def wait_until(backend: Backend, attempt_id: str, done: Callable[[EngineState], bool], timeout: float = 20):
@@ -91,8 +116,14 @@ def alive(pid: int) -> bool:
 
 def test_runs_a_job_to_success_with_its_files_env_and_output(harness: Harness):
     b = harness.backend
-    b.submit(spec("j1-1", "cat data/in.txt; echo \"$GREETING\"", envs={"GREETING": "ni hao"},
-                  files={"data/in.txt": "from the workdir\n"}))
+    b.submit(
+        spec(
+            "j1-1",
+            'cat data/in.txt; echo "$GREETING"',
+            envs={"GREETING": "ni hao"},
+            files={"data/in.txt": "from the workdir\n"},
+        )
+    )
     status = finished(b, "j1-1")
     assert status.state is EngineState.SUCCEEDED and status.exit_code == 0
     assert log_text(b, "j1-1") == "from the workdir\nni hao\n"
@@ -184,7 +215,9 @@ def test_a_pending_attempt_cancelled_never_runs(harness: Harness, tmp_path: Path
 
 def test_accelerators_are_never_shared_and_are_named_per_stack(harness: Harness):
     b = harness.backend
-    probe = "echo ids=$SUANLI_ACCELERATOR_IDS cuda=${CUDA_VISIBLE_DEVICES-} ascend=${ASCEND_RT_VISIBLE_DEVICES-}; sleep 1"
+    probe = (
+        "echo ids=$SUANLI_ACCELERATOR_IDS cuda=${CUDA_VISIBLE_DEVICES-} ascend=${ASCEND_RT_VISIBLE_DEVICES-}; sleep 1"
+    )
     b.submit(spec("j9-1", probe, pool="gpu", per_node=2))  # both ask for node 0, which has room for both
     b.submit(spec("j10-1", probe, pool="gpu", per_node=2))
     b.submit(spec("j11-1", probe, pool="npu", per_node=3))

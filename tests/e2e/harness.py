@@ -27,8 +27,16 @@ def free_port() -> int:
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
-    env.update({"SUANLI_HOME": str(home), "PYTHONUNBUFFERED": "1", "SUANLI_SCHEDULER__INTERVAL_S": "0.3",
-                "SUANLI_AGENT__POLL_INTERVAL_S": "0.3", "SUANLI_AGENT__MAX_BACKOFF_S": "1", **extra})
+    env.update(
+        {
+            "SUANLI_HOME": str(home),
+            "PYTHONUNBUFFERED": "1",
+            "SUANLI_SCHEDULER__INTERVAL_S": "0.3",
+            "SUANLI_AGENT__POLL_INTERVAL_S": "0.3",
+            "SUANLI_AGENT__MAX_BACKOFF_S": "1",
+            **extra,
+        }
+    )
     return env
 
 
@@ -38,8 +46,9 @@ class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._fh = log.open("ab")
-        self.p = subprocess.Popen([sys.executable, "-m", "suanli", *args], cwd=ROOT, env=env, stdout=self._fh,
-                                  stderr=subprocess.STDOUT)
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "suanli", *args], cwd=ROOT, env=env, stdout=self._fh, stderr=subprocess.STDOUT
+        )
 
     def kill9(self) -> None:
         self.p.send_signal(signal.SIGKILL)
@@ -72,8 +81,9 @@ def wait_ready(url: str, proc: Proc, timeout: float = 30) -> None:
     raise AssertionError(f"{url} not ready after {timeout}s:\n{proc.output()[-3000:]}")
 
 
-def wait_job(client: SuanliClient, job_id: str, done: Callable[[dict[str, Any]], bool],
-             timeout: float = 60) -> dict[str, Any]:
+def wait_job(
+    client: SuanliClient, job_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     job: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -89,8 +99,14 @@ def wait_job(client: SuanliClient, job_id: str, done: Callable[[dict[str, Any]],
 
 
 def cli(home: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "suanli", *args], cwd=ROOT, env=env_for(home, **env),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "suanli", *args],
+        cwd=ROOT,
+        env=env_for(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def kill_runners(root: Path) -> None:

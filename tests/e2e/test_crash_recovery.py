@@ -20,8 +20,13 @@ pytestmark = pytest.mark.e2e
 
 def counted_job(marker: Path, name: str, seconds: float, **extra) -> dict:
     """A job that appends its attempt id to `marker` when it starts, so a second run would show."""
-    return {"name": name, "envs": {"MARKER": str(marker)}, "max_runtime": "5m",
-            "run": f"echo $SUANLI_ATTEMPT_ID >> $MARKER; echo working; sleep {seconds}; echo done", **extra}
+    return {
+        "name": name,
+        "envs": {"MARKER": str(marker)},
+        "max_runtime": "5m",
+        "run": f"echo $SUANLI_ATTEMPT_ID >> $MARKER; echo working; sleep {seconds}; echo done",
+        **extra,
+    }
 
 
 def running(job: dict) -> bool:

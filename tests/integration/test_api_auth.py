@@ -31,8 +31,9 @@ def test_expired_tokens_are_refused(api, city: City, clock):
 
 
 def test_revoked_tokens_are_refused(api, city: City):
-    fresh = api.post(f"/v1/users/{city.ids['acme-dev']}/tokens", json={"name": "laptop"},
-                     headers=bearer(city.admin_token)).json()
+    fresh = api.post(
+        f"/v1/users/{city.ids['acme-dev']}/tokens", json={"name": "laptop"}, headers=bearer(city.admin_token)
+    ).json()
     assert fresh["token"].startswith("sl_")
     assert api.get("/v1/me", headers=bearer(fresh["token"])).status_code == 200
     assert api.delete(f"/v1/tokens/{fresh['id']}", headers=bearer(city.tokens["acme-admin"])).status_code == 200
@@ -41,8 +42,9 @@ def test_revoked_tokens_are_refused(api, city: City):
 
 
 def test_tokens_are_stored_hashed_and_listed_without_secrets(api, city: City):
-    created = api.post(f"/v1/users/{city.ids['acme-dev']}/tokens", json={"name": "ci"},
-                       headers=bearer(city.tokens["acme-dev"])).json()
+    created = api.post(
+        f"/v1/users/{city.ids['acme-dev']}/tokens", json={"name": "ci"}, headers=bearer(city.tokens["acme-dev"])
+    ).json()
     listed = api.get(f"/v1/users/{city.ids['acme-dev']}/tokens", headers=bearer(city.tokens["acme-dev"])).json()
     assert created["token"] not in str(listed)
     with city.ctx.store.uow() as uow:
@@ -53,8 +55,12 @@ def test_tokens_are_stored_hashed_and_listed_without_secrets(api, city: City):
 def test_a_tenant_never_sees_another_tenants_job(api, city: City):
     job = api.post("/v1/jobs", json=JOB, headers=bearer(city.tokens["acme-dev"])).json()
     other = bearer(city.tokens["globex-admin"])
-    for path in (f"/v1/jobs/{job['id']}", f"/v1/jobs/{job['id']}/events", f"/v1/jobs/{job['id']}/logs",
-                 f"/v1/jobs/{job['id']}/why"):
+    for path in (
+        f"/v1/jobs/{job['id']}",
+        f"/v1/jobs/{job['id']}/events",
+        f"/v1/jobs/{job['id']}/logs",
+        f"/v1/jobs/{job['id']}/why",
+    ):
         answer = api.get(path, headers=other)
         assert answer.status_code == 404, path
     assert api.post(f"/v1/jobs/{job['id']}/cancel", headers=other).status_code == 404
@@ -76,21 +82,35 @@ def test_auditors_change_nothing(api, city: City):
     auditor = bearer(city.tokens["auditor"])
     assert api.post("/v1/tenants", json={"name": "x", "kind": "enterprise"}, headers=auditor).status_code == 403
     assert api.post("/v1/jobs", json=JOB, headers=auditor).status_code == 403
-    assert api.post(f"/v1/tenants/{city.ids['acme']}/users", json={"name": "sneaky", "role": "tenant_member"},
-                    headers=auditor).status_code == 403
+    assert (
+        api.post(
+            f"/v1/tenants/{city.ids['acme']}/users", json={"name": "sneaky", "role": "tenant_member"}, headers=auditor
+        ).status_code
+        == 403
+    )
 
 
 def test_roles_are_enforced(api, city: City):
     dev = bearer(city.tokens["acme-dev"])
     assert api.post("/v1/tenants", json={"name": "x", "kind": "enterprise"}, headers=dev).status_code == 403
-    assert api.post("/v1/centres", json={"name": "c", "operator_tenant_id": city.ids["ops"]},
-                    headers=dev).status_code == 403
+    assert (
+        api.post("/v1/centres", json={"name": "c", "operator_tenant_id": city.ids["ops"]}, headers=dev).status_code
+        == 403
+    )
     # a tenant admin adds members to their own tenant, but cannot mint city admins
     admin = bearer(city.tokens["acme-admin"])
-    assert api.post(f"/v1/tenants/{city.ids['acme']}/users", json={"name": "new-dev", "role": "tenant_member"},
-                    headers=admin).status_code == 201
-    assert api.post(f"/v1/tenants/{city.ids['acme']}/users", json={"name": "boss", "role": "city_admin"},
-                    headers=admin).status_code == 403
+    assert (
+        api.post(
+            f"/v1/tenants/{city.ids['acme']}/users", json={"name": "new-dev", "role": "tenant_member"}, headers=admin
+        ).status_code
+        == 201
+    )
+    assert (
+        api.post(
+            f"/v1/tenants/{city.ids['acme']}/users", json={"name": "boss", "role": "city_admin"}, headers=admin
+        ).status_code
+        == 403
+    )
     # members cancel only their own jobs; admins cancel any of their tenant's
     job = api.post("/v1/jobs", json=JOB, headers=admin).json()
     assert api.post(f"/v1/jobs/{job['id']}/cancel", headers=dev).status_code == 403

@@ -35,15 +35,28 @@ def test_a_centre_without_heartbeat_goes_offline(api, city: City, clock):
 
 def test_operator_manages_its_own_centres_only(api, city: City):
     operator = bearer(city.tokens["operator"])
-    pool = api.post(f"/v1/centres/{city.ids['gpu']}/pools", json={
-        "name": "l40s", "model": "L40S", "nodes": 4, "accelerators_per_node": 8, "cpus_per_node": 64,
-        "memory_gib_per_node": 512}, headers=operator)
+    pool = api.post(
+        f"/v1/centres/{city.ids['gpu']}/pools",
+        json={
+            "name": "l40s",
+            "model": "L40S",
+            "nodes": 4,
+            "accelerators_per_node": 8,
+            "cpus_per_node": 64,
+            "memory_gib_per_node": 512,
+        },
+        headers=operator,
+    )
     assert pool.status_code == 201 and pool.json()["model"] == "L40S"
-    price = api.post(f"/v1/pools/{pool.json()['id']}/prices", json={"price": "6.80", "preemptible_discount": "0.5"},
-                     headers=operator)
+    price = api.post(
+        f"/v1/pools/{pool.json()['id']}/prices", json={"price": "6.80", "preemptible_discount": "0.5"}, headers=operator
+    )
     assert price.status_code == 201 and price.json()["price"] == "6.8000"
-    other_ops = api.post(f"/v1/tenants/{city.ids['acme']}/users", json={"name": "intruder", "role": "centre_operator"},
-                         headers=bearer(city.admin_token)).json()
+    other_ops = api.post(
+        f"/v1/tenants/{city.ids['acme']}/users",
+        json={"name": "intruder", "role": "centre_operator"},
+        headers=bearer(city.admin_token),
+    ).json()
     token = api.post(f"/v1/users/{other_ops['id']}/tokens", json={}, headers=bearer(city.admin_token)).json()["token"]
     refused = api.post(f"/v1/pools/{pool.json()['id']}/prices", json={"price": "1"}, headers=bearer(token))
     assert refused.status_code == 403
@@ -51,8 +64,14 @@ def test_operator_manages_its_own_centres_only(api, city: City):
 
 def test_pool_and_price_validation(api, city: City):
     admin = bearer(city.admin_token)
-    base = {"name": "p", "model": "A100", "nodes": 1, "accelerators_per_node": 8, "cpus_per_node": 64,
-            "memory_gib_per_node": 512}
+    base = {
+        "name": "p",
+        "model": "A100",
+        "nodes": 1,
+        "accelerators_per_node": 8,
+        "cpus_per_node": 64,
+        "memory_gib_per_node": 512,
+    }
     cases = [
         ({**base, "model": "Z9000"}, "model"),
         ({**base, "accelerators_per_node": 0}, "accelerators_per_node"),
@@ -65,10 +84,16 @@ def test_pool_and_price_validation(api, city: City):
         answer = api.post(f"/v1/centres/{city.ids['gpu']}/pools", json=body, headers=admin)
         assert answer.status_code == 422 and answer.json()["field"] == field, (body, answer.json())
     pool = city.ids["gpu/a100"]
-    for body, field in [({"price": 12.5}, "price"), ({"price": "-1"}, "price"), ({"price": "abc"}, "price"),
-                        ({"price": "1", "preemptible_discount": "1.5"}, "preemptible_discount"),
-                        ({"price": "1", "valid_from": "2026-12-01T00:00:00+08:00",
-                          "valid_to": "2026-11-01T00:00:00+08:00"}, "valid_to")]:
+    for body, field in [
+        ({"price": 12.5}, "price"),
+        ({"price": "-1"}, "price"),
+        ({"price": "abc"}, "price"),
+        ({"price": "1", "preemptible_discount": "1.5"}, "preemptible_discount"),
+        (
+            {"price": "1", "valid_from": "2026-12-01T00:00:00+08:00", "valid_to": "2026-11-01T00:00:00+08:00"},
+            "valid_to",
+        ),
+    ]:
         answer = api.post(f"/v1/pools/{pool}/prices", json=body, headers=admin)
         assert answer.status_code == 422 and answer.json()["field"] == field, (body, answer.json())
     duplicate = api.post(f"/v1/centres/{city.ids['gpu']}/pools", json={**base, "name": "a100"}, headers=admin)
@@ -94,8 +119,15 @@ def test_a_newer_price_card_takes_over_when_it_starts(api, city: City, clock):
 
 def test_operators_amend_the_catalogue_with_a_source(api, city: City):
     operator = bearer(city.tokens["operator"])
-    body = {"id": "MLU590-H", "vendor": "Cambricon", "memory_gib": "96", "fp16_tflops": "350", "stack": "neuware",
-            "domestic": True, "source": "vendor acceptance report 2026-10"}
+    body = {
+        "id": "MLU590-H",
+        "vendor": "Cambricon",
+        "memory_gib": "96",
+        "fp16_tflops": "350",
+        "stack": "neuware",
+        "domestic": True,
+        "source": "vendor acceptance report 2026-10",
+    }
     assert api.post("/v1/catalogue/accelerators", json=body, headers=operator).status_code == 201
     catalogue = api.get("/v1/catalogue/accelerators", headers=bearer(city.tokens["acme-dev"])).json()
     added = next(m for m in catalogue["models"] if m["id"] == "MLU590-H")
@@ -107,9 +139,15 @@ def test_operators_amend_the_catalogue_with_a_source(api, city: City):
 
 def test_tenant_and_user_validation(api, city: City):
     admin = bearer(city.admin_token)
-    assert api.post("/v1/tenants", json={"name": "Bad_Name", "kind": "enterprise"}, headers=admin).json()["field"] \
+    assert (
+        api.post("/v1/tenants", json={"name": "Bad_Name", "kind": "enterprise"}, headers=admin).json()["field"]
         == "name"
+    )
     assert api.post("/v1/tenants", json={"name": "ok", "kind": "alien"}, headers=admin).json()["field"] == "kind"
     assert api.post("/v1/tenants", json={"name": "acme", "kind": "enterprise"}, headers=admin).status_code == 409
-    assert api.post(f"/v1/tenants/{city.ids['acme']}/users", json={"name": "x", "role": "king"},
-                    headers=admin).json()["field"] == "role"
+    assert (
+        api.post(f"/v1/tenants/{city.ids['acme']}/users", json={"name": "x", "role": "king"}, headers=admin).json()[
+            "field"
+        ]
+        == "role"
+    )

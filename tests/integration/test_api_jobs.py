@@ -28,8 +28,9 @@ def test_submit_json_and_yaml(api, city: City):
     assert job["state"] == "queued" and job["accelerators"] == ["A100:1"]
     assert created.headers["location"] == f"/v1/jobs/{job['id']}"
     yaml_body = "name: from-yaml\nresources:\n  accelerators: 910B:4\nrun: echo yaml\nmax_runtime: 30m\n"
-    answer = api.post("/v1/jobs", content=yaml_body,
-                      headers={**bearer(city.tokens["acme-dev"]), "Content-Type": "application/yaml"})
+    answer = api.post(
+        "/v1/jobs", content=yaml_body, headers={**bearer(city.tokens["acme-dev"]), "Content-Type": "application/yaml"}
+    )
     assert answer.status_code == 201 and answer.json()["name"] == "from-yaml"
     detail = api.get(f"/v1/jobs/{answer.json()['id']}", headers=bearer(city.tokens["acme-dev"])).json()
     assert detail["spec"]["max_runtime"] == 1800
@@ -62,8 +63,9 @@ def test_bad_input_is_refused_with_the_field_and_changes_nothing(api, city: City
         ("not a mapping", "[1, 2]", "application/json", ""),
     ]
     for what, body, content_type, field in cases:
-        answer = api.post("/v1/jobs", content=body,
-                          headers={**bearer(city.tokens["acme-dev"]), "Content-Type": content_type})
+        answer = api.post(
+            "/v1/jobs", content=body, headers={**bearer(city.tokens["acme-dev"]), "Content-Type": content_type}
+        )
         assert answer.status_code == 422, what
         problem = answer.json()
         assert answer.headers["content-type"] == "application/problem+json"
@@ -149,8 +151,12 @@ def test_why_explains_per_pool_then_the_placement(api, city: City):
     why = api.get(f"/v1/jobs/{job['id']}/why", headers=token).json()
     assert why["state"] == "queued"
     by_pool = {r["pool"]: r["code"] for r in why["reasons"]}
-    assert by_pool == {"a100": "price_above_max", "h800": "price_above_max", "npu": "model_mismatch",
-                       "cpu": "stack_mismatch"}
+    assert by_pool == {
+        "a100": "price_above_max",
+        "h800": "price_above_max",
+        "npu": "model_mismatch",
+        "cpu": "stack_mismatch",
+    }
     cheap = submit(api, city, {**JOB, "name": "cheap"}).json()
     run_cycle(city.ctx)
     placed = api.get(f"/v1/jobs/{cheap['id']}/why", headers=token).json()

@@ -26,8 +26,9 @@ def test_capacity_held_by_placed_and_running_jobs_survives_cycles(city: City):
     assert [job_state(city, j) for j in (a, b, c)] == [JobState.PLACED, JobState.PLACED, JobState.QUEUED]
     assert run_cycle(city.ctx).placed == 0  # nothing freed: nothing more placed
     (first, second) = agents.lease(city.ctx, city.agent("gpu"), 10)
-    agents.report(city.ctx, city.agent("gpu"), [agents.StateReport(first.attempt_id, "succeeded",
-                                                                   city.ctx.clock.now(), 0)])
+    agents.report(
+        city.ctx, city.agent("gpu"), [agents.StateReport(first.attempt_id, "succeeded", city.ctx.clock.now(), 0)]
+    )
     assert run_cycle(city.ctx).placed == 1
     assert job_state(city, c) is JobState.PLACED
 

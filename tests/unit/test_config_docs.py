@@ -20,7 +20,7 @@ def test_environment_variables_reach_nested_settings(monkeypatch):
 
 
 def test_config_file_is_read(monkeypatch, tmp_path):
-    (tmp_path / "config.toml").write_text('[server]\nport = 9999\n')
+    (tmp_path / "config.toml").write_text("[server]\nport = 9999\n")
     monkeypatch.setenv("SUANLI_HOME", str(tmp_path))
     assert Settings().server.port == 9999
     monkeypatch.setenv("SUANLI_SERVER__PORT", "7777")

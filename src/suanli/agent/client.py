@@ -23,11 +23,15 @@ class ProtocolError(Exception):
 
 
 class AgentClient:
-    def __init__(self, server: str, token: str, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self._http = httpx.Client(base_url=server.rstrip("/"), timeout=timeout, transport=transport,
-                                  headers={"Authorization": f"Bearer {token}",
-                                           "User-Agent": f"suanli-agent/{__version__}"})
+    def __init__(
+        self, server: str, token: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=server.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": f"suanli-agent/{__version__}"},
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -59,15 +63,37 @@ class AgentClient:
     def assignments(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/agent/assignments")  # type: ignore[no-any-return]
 
-    def report(self, attempt_id: str, state: str, at: datetime, exit_code: int | None = None, reason: str = "",
-               devices: dict[str, list[int]] | None = None) -> dict[str, Any]:
-        body = {"reports": [{"attempt_id": attempt_id, "state": state, "at": at.isoformat(), "exit_code": exit_code,
-                             "reason": reason[:4000], "devices": devices or {}}]}
+    def report(
+        self,
+        attempt_id: str,
+        state: str,
+        at: datetime,
+        exit_code: int | None = None,
+        reason: str = "",
+        devices: dict[str, list[int]] | None = None,
+    ) -> dict[str, Any]:
+        body = {
+            "reports": [
+                {
+                    "attempt_id": attempt_id,
+                    "state": state,
+                    "at": at.isoformat(),
+                    "exit_code": exit_code,
+                    "reason": reason[:4000],
+                    "devices": devices or {},
+                }
+            ]
+        }
         return self._call("POST", "/v1/agent/reports", json=body)[0]  # type: ignore[no-any-return]
 
     def append_log(self, attempt_id: str, offset: int, data: bytes) -> dict[str, Any]:
-        return self._call("POST", f"/v1/agent/attempts/{attempt_id}/logs", params={"offset": offset},  # type: ignore[no-any-return]
-                          content=data, headers={"Content-Type": "application/octet-stream"})
+        return self._call(
+            "POST",
+            f"/v1/agent/attempts/{attempt_id}/logs",
+            params={"offset": offset},  # type: ignore[no-any-return]
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
 
     def usage(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/v1/agent/usage", json=body)  # type: ignore[no-any-return]

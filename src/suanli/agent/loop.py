@@ -57,8 +57,16 @@ def attempt_spec(a: dict[str, Any]) -> AttemptSpec:
 
 
 class Agent:
-    def __init__(self, client: AgentClient, backend: Backend, *, name: str = "agent", lease_batch: int = 16,
-                 poll_interval: float = 1.0, max_backoff: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: AgentClient,
+        backend: Backend,
+        *,
+        name: str = "agent",
+        lease_batch: int = 16,
+        poll_interval: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
         self.client = client
         self.backend = backend
         self.name = name
@@ -122,8 +130,12 @@ class Agent:
 
     def _heartbeat(self) -> None:
         capacity = self.backend.capacity()
-        info = {"agent": f"suanli-agent/{__version__}", "engine": self.backend.name, "host": platform.node(),
-                "free": {c.pool: c.accelerators_free for c in capacity}}
+        info = {
+            "agent": f"suanli-agent/{__version__}",
+            "engine": self.backend.name,
+            "host": platform.node(),
+            "free": {c.pool: c.accelerators_free for c in capacity},
+        }
         reply = self.client.heartbeat({c.pool: c.nodes_up for c in capacity}, sorted(self.tracked), info)
         for attempt_id in reply["cancel"]:
             self.backend.cancel(attempt_id)
@@ -175,20 +187,30 @@ class Agent:
     def _finish(self, tracked: Tracked, status: AttemptStatus) -> None:
         usage = self.backend.usage(tracked.attempt_id)
         if usage is not None:
-            self.client.usage({
-                "attempt_id": usage.attempt_id,
-                "accelerators": usage.accelerators,
-                "accelerator_seconds": usage.accelerator_seconds,
-                "cpu_seconds": usage.cpu_seconds,
-                "wall_seconds": usage.wall_seconds,
-                "started_at": usage.started_at.isoformat(),
-                "ended_at": usage.ended_at.isoformat(),
-            })
-        self._final(tracked.attempt_id, status.state.value, status.exit_code, status.reason, status.devices,
-                    status.ended_at)
+            self.client.usage(
+                {
+                    "attempt_id": usage.attempt_id,
+                    "accelerators": usage.accelerators,
+                    "accelerator_seconds": usage.accelerator_seconds,
+                    "cpu_seconds": usage.cpu_seconds,
+                    "wall_seconds": usage.wall_seconds,
+                    "started_at": usage.started_at.isoformat(),
+                    "ended_at": usage.ended_at.isoformat(),
+                }
+            )
+        self._final(
+            tracked.attempt_id, status.state.value, status.exit_code, status.reason, status.devices, status.ended_at
+        )
 
-    def _final(self, attempt_id: str, state: str, exit_code: int | None, reason: str,
-               devices: dict[str, list[int]], at: datetime | None = None) -> None:
+    def _final(
+        self,
+        attempt_id: str,
+        state: str,
+        exit_code: int | None,
+        reason: str,
+        devices: dict[str, list[int]],
+        at: datetime | None = None,
+    ) -> None:
         try:
             self.client.report(attempt_id, state, at or _now(), exit_code, reason, devices)
         except ProtocolError as exc:

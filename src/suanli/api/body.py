@@ -37,8 +37,9 @@ def decode_spec_body(raw: bytes, content_type: str) -> dict[str, object] | str:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput([FieldError("", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) \
-            from None
+        raise InvalidInput(
+            [FieldError("", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
+        ) from None
     if not isinstance(value, dict):
         raise InvalidInput([FieldError("", "a job spec must be a JSON object")])
     return value

@@ -177,9 +177,15 @@ class PriceOut(BaseModel):
 
     @classmethod
     def of(cls, c: PriceCard) -> PriceOut:
-        return cls(id=c.id, pool_id=c.pool_id, price=money(c.price) or "0", unit=c.unit.value,
-                   preemptible_discount=money(c.preemptible_discount) or "0", valid_from=c.valid_from,
-                   valid_to=c.valid_to)
+        return cls(
+            id=c.id,
+            pool_id=c.pool_id,
+            price=money(c.price) or "0",
+            unit=c.unit.value,
+            preemptible_discount=money(c.preemptible_discount) or "0",
+            valid_from=c.valid_from,
+            valid_to=c.valid_to,
+        )
 
 
 class PoolOut(BaseModel):
@@ -203,12 +209,24 @@ class PoolOut(BaseModel):
     @classmethod
     def of(cls, v: PoolView) -> PoolOut:
         p = v.pool
-        return cls(id=p.id, centre_id=p.centre_id, name=p.name, model=p.model, stack=v.shape.model.stack.value,
-                   nodes=p.nodes, nodes_up=p.nodes_up, accelerators_per_node=p.accelerators_per_node,
-                   cpus_per_node=p.cpus_per_node, memory_gib_per_node=p.memory_gib_per_node, enabled=p.enabled,
-                   pflops_fp16=format(v.shape.pflops_fp16().normalize(), "f"),
-                   accelerators_total=p.nodes * p.accelerators_per_node, accelerators_in_use=v.accelerators_in_use,
-                   running_jobs=v.running_jobs, price=PriceOut.of(v.price) if v.price else None)
+        return cls(
+            id=p.id,
+            centre_id=p.centre_id,
+            name=p.name,
+            model=p.model,
+            stack=v.shape.model.stack.value,
+            nodes=p.nodes,
+            nodes_up=p.nodes_up,
+            accelerators_per_node=p.accelerators_per_node,
+            cpus_per_node=p.cpus_per_node,
+            memory_gib_per_node=p.memory_gib_per_node,
+            enabled=p.enabled,
+            pflops_fp16=format(v.shape.pflops_fp16().normalize(), "f"),
+            accelerators_total=p.nodes * p.accelerators_per_node,
+            accelerators_in_use=v.accelerators_in_use,
+            running_jobs=v.running_jobs,
+            price=PriceOut.of(v.price) if v.price else None,
+        )
 
 
 class CentreOut(BaseModel):
@@ -228,10 +246,20 @@ class CentreOut(BaseModel):
     @classmethod
     def of(cls, v: CentreView) -> CentreOut:
         c = v.centre
-        return cls(id=c.id, name=c.name, display_name=c.display_name, operator_tenant_id=c.operator_tenant_id,
-                   engine=c.engine, city=c.city, district=c.district, enabled=c.enabled, status=v.status.value,
-                   last_heartbeat_at=c.last_heartbeat_at, pflops_fp16=format(v.pflops_fp16.normalize(), "f"),
-                   pools=[PoolOut.of(p) for p in v.pools])
+        return cls(
+            id=c.id,
+            name=c.name,
+            display_name=c.display_name,
+            operator_tenant_id=c.operator_tenant_id,
+            engine=c.engine,
+            city=c.city,
+            district=c.district,
+            enabled=c.enabled,
+            status=v.status.value,
+            last_heartbeat_at=c.last_heartbeat_at,
+            pflops_fp16=format(v.pflops_fp16.normalize(), "f"),
+            pools=[PoolOut.of(p) for p in v.pools],
+        )
 
 
 class CapacityOut(BaseModel):
@@ -270,9 +298,18 @@ class AcceleratorModelOut(BaseModel):
 
     @classmethod
     def of(cls, m: AcceleratorModel) -> AcceleratorModelOut:
-        return cls(id=m.id, vendor=m.vendor, memory_gib=format(m.memory_gib, "f"),
-                   fp16_tflops=format(m.fp16_tflops, "f"), stack=m.stack.value, domestic=m.domestic, unit=m.unit,
-                   aliases=list(m.aliases), source=m.source, origin=m.origin)
+        return cls(
+            id=m.id,
+            vendor=m.vendor,
+            memory_gib=format(m.memory_gib, "f"),
+            fp16_tflops=format(m.fp16_tflops, "f"),
+            stack=m.stack.value,
+            domestic=m.domestic,
+            unit=m.unit,
+            aliases=list(m.aliases),
+            source=m.source,
+            origin=m.origin,
+        )
 
 
 class CatalogueOut(BaseModel):
@@ -310,11 +347,27 @@ class AttemptOut(BaseModel):
 
     @classmethod
     def of(cls, a: Attempt, where: str = "") -> AttemptOut:
-        return cls(number=a.number, id=a.id, centre_id=a.centre_id, pool_id=a.pool_id, where=where,
-                   cpus_per_node=a.cpus_per_node, model=a.model,
-                   per_node=a.per_node, nodes=list(a.node_indices), price=money(a.price) or "0", state=a.state.value,
-                   placed_at=a.placed_at, started_at=a.started_at, ended_at=a.ended_at, exit_code=a.exit_code,
-                   reason=a.reason, explanation=a.explanation, devices=a.devices, log_bytes=a.log_bytes)
+        return cls(
+            number=a.number,
+            id=a.id,
+            centre_id=a.centre_id,
+            pool_id=a.pool_id,
+            where=where,
+            cpus_per_node=a.cpus_per_node,
+            model=a.model,
+            per_node=a.per_node,
+            nodes=list(a.node_indices),
+            price=money(a.price) or "0",
+            state=a.state.value,
+            placed_at=a.placed_at,
+            started_at=a.started_at,
+            ended_at=a.ended_at,
+            exit_code=a.exit_code,
+            reason=a.reason,
+            explanation=a.explanation,
+            devices=a.devices,
+            log_bytes=a.log_bytes,
+        )
 
 
 class JobOut(BaseModel):
@@ -341,18 +394,39 @@ class JobOut(BaseModel):
     attempt_history: list[AttemptOut] | None = None
 
     @classmethod
-    def of(cls, j: Job, attempts: list[Attempt] | None = None, with_spec: bool = False,
-           labels: dict[str, str] | None = None) -> JobOut:
+    def of(
+        cls,
+        j: Job,
+        attempts: list[Attempt] | None = None,
+        with_spec: bool = False,
+        labels: dict[str, str] | None = None,
+    ) -> JobOut:
         spec = j.spec
-        return cls(id=j.id, name=j.name, kind=j.kind.value, state=j.state.value, state_reason=j.state_reason,
-                   tenant_id=j.tenant_id, user_id=j.user_id, priority=j.priority, preemptible=spec.preemptible,
-                   submitted_at=j.submitted_at, updated_at=j.updated_at, finished_at=j.finished_at,
-                   attempts=j.attempts, restarts=j.restarts, requeues=j.requeues, exit_code=j.exit_code,
-                   cancel_requested=j.cancel_requested_at is not None, num_nodes=spec.num_nodes,
-                   accelerators=[f"{o.model}:{o.count}" for o in spec.resources.accelerators],
-                   spec=_public_spec(spec.model_dump(mode="json")) if with_spec else None,
-                   attempt_history=[AttemptOut.of(a, (labels or {}).get(a.pool_id, "")) for a in attempts]
-                   if attempts is not None else None)
+        return cls(
+            id=j.id,
+            name=j.name,
+            kind=j.kind.value,
+            state=j.state.value,
+            state_reason=j.state_reason,
+            tenant_id=j.tenant_id,
+            user_id=j.user_id,
+            priority=j.priority,
+            preemptible=spec.preemptible,
+            submitted_at=j.submitted_at,
+            updated_at=j.updated_at,
+            finished_at=j.finished_at,
+            attempts=j.attempts,
+            restarts=j.restarts,
+            requeues=j.requeues,
+            exit_code=j.exit_code,
+            cancel_requested=j.cancel_requested_at is not None,
+            num_nodes=spec.num_nodes,
+            accelerators=[f"{o.model}:{o.count}" for o in spec.resources.accelerators],
+            spec=_public_spec(spec.model_dump(mode="json")) if with_spec else None,
+            attempt_history=[AttemptOut.of(a, (labels or {}).get(a.pool_id, "")) for a in attempts]
+            if attempts is not None
+            else None,
+        )
 
 
 def _public_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -377,8 +451,14 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, e: JobEvent) -> EventOut:
-        return cls(at=e.at, from_state=e.from_state.value if e.from_state else None, to_state=e.to_state.value,
-                   reason=e.reason, actor=e.actor, attempt=e.attempt)
+        return cls(
+            at=e.at,
+            from_state=e.from_state.value if e.from_state else None,
+            to_state=e.to_state.value,
+            reason=e.reason,
+            actor=e.actor,
+            attempt=e.attempt,
+        )
 
 
 class LogOut(BaseModel):

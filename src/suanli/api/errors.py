@@ -17,10 +17,23 @@ PROBLEM_BASE = "https://suanli.dev/problems/"
 PROBLEM_TYPE = "application/problem+json"
 
 
-def problem(status: int, slug: str, title: str, detail: str, instance: str, field: str | None = None,
-            errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail,
-                            "instance": instance}
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str,
+    field: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
     if field:
         body["field"] = field
     if errors:
@@ -62,17 +75,22 @@ def install(app: FastAPI) -> None:
             errors.append({"field": field, "message": message})
         first = errors[0] if errors else {"field": "", "message": "invalid input"}
         detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return problem(422, "invalid-input", "Invalid input", detail, request.url.path, first["field"] or None,
-                       errors)
+        return problem(422, "invalid-input", "Invalid input", detail, request.url.path, first["field"] or None, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
-        return problem(exc.status_code, {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http"),
-                       titles.get(exc.status_code, "HTTP error"), str(exc.detail), request.url.path)
+        return problem(
+            exc.status_code,
+            {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http"),
+            titles.get(exc.status_code, "HTTP error"),
+            str(exc.detail),
+            request.url.path,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal", "Internal error", "the server failed; the error has been logged",
-                       request.url.path)
+        return problem(
+            500, "internal", "Internal error", "the server failed; the error has been logged", request.url.path
+        )

@@ -91,8 +91,10 @@ class LocalBackend:
             for attempt_id, nodes in self._alloc.items():
                 spec = self._read(attempt_id, "spec.json") or {}
                 used[spec.get("pool", "")] = used.get(spec.get("pool", ""), 0) + sum(len(d) for d in nodes.values())
-            return [PoolCapacity(p.name, p.nodes, p.nodes * p.accelerators_per_node - used.get(p.name, 0))
-                    for p in self.pools.values()]
+            return [
+                PoolCapacity(p.name, p.nodes, p.nodes * p.accelerators_per_node - used.get(p.name, 0))
+                for p in self.pools.values()
+            ]
 
     def submit(self, spec: AttemptSpec) -> None:
         """Accept an attempt (idempotent by id) and start it as soon as its accelerators are free."""
@@ -127,18 +129,33 @@ class LocalBackend:
         result = self._read(attempt_id, "result.json")
         if result is not None:
             self._release(attempt_id)
-            return AttemptStatus(attempt_id, EngineState(result["state"]), result.get("exit_code"),
-                                 result.get("reason", ""), _time(result.get("started_at")),
-                                 _time(result.get("ended_at")), devices)
+            return AttemptStatus(
+                attempt_id,
+                EngineState(result["state"]),
+                result.get("exit_code"),
+                result.get("reason", ""),
+                _time(result.get("started_at")),
+                _time(result.get("ended_at")),
+                devices,
+            )
         started = self._read(attempt_id, "started.json")
         if self._runner_alive(attempt_id):
-            return AttemptStatus(attempt_id, EngineState.RUNNING if started else EngineState.PENDING,
-                                 started_at=_time((started or {}).get("started_at")), devices=devices)
+            return AttemptStatus(
+                attempt_id,
+                EngineState.RUNNING if started else EngineState.PENDING,
+                started_at=_time((started or {}).get("started_at")),
+                devices=devices,
+            )
         if started is not None:  # the runner died without writing a result: its processes are orphans
             self._kill_orphans(attempt_id)
             self._release(attempt_id)
-            return AttemptStatus(attempt_id, EngineState.LOST, reason="the runner process died",
-                                 started_at=_time(started.get("started_at")), devices=devices)
+            return AttemptStatus(
+                attempt_id,
+                EngineState.LOST,
+                reason="the runner process died",
+                started_at=_time(started.get("started_at")),
+                devices=devices,
+            )
         return AttemptStatus(attempt_id, EngineState.PENDING)
 
     def cancel(self, attempt_id: str) -> None:
@@ -162,10 +179,17 @@ class LocalBackend:
                 if started is not None:
                     self._kill_orphans(attempt_id)
                 now = datetime.now(UTC).isoformat()
-                write_json(d / "result.json", {"state": "cancelled", "exit_code": None,
-                                                "reason": "cancelled before start" if started is None else "cancelled",
-                                                "started_at": (started or {}).get("started_at", now), "ended_at": now,
-                                                "cpu_seconds": 0.0})
+                write_json(
+                    d / "result.json",
+                    {
+                        "state": "cancelled",
+                        "exit_code": None,
+                        "reason": "cancelled before start" if started is None else "cancelled",
+                        "started_at": (started or {}).get("started_at", now),
+                        "ended_at": now,
+                        "cpu_seconds": 0.0,
+                    },
+                )
             finally:
                 os.close(fd)
             self._release(attempt_id)
@@ -187,8 +211,15 @@ class LocalBackend:
         assert started is not None and ended is not None
         wall = max(0.0, (ended - started).total_seconds())
         accelerators = int(spec["per_node"]) * int(spec["nodes"])
-        return EngineUsage(attempt_id, accelerators, round(wall * accelerators, 3), float(result["cpu_seconds"]),
-                           round(wall, 3), started, ended)
+        return EngineUsage(
+            attempt_id,
+            accelerators,
+            round(wall * accelerators, 3),
+            float(result["cpu_seconds"]),
+            round(wall, 3),
+            started,
+            ended,
+        )
 
     def known_attempts(self) -> list[str]:
         return sorted(p.name for p in self.attempts_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -238,7 +269,11 @@ class LocalBackend:
             log = (self._dir(attempt_id) / "runner.log").open("ab")
             proc = subprocess.Popen(
                 [sys.executable, "-m", "suanli.backends.local_runner", str(self._dir(attempt_id))],
-                pass_fds=(fd,), start_new_session=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                pass_fds=(fd,),
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
                 env=_base_env(),
             )
             log.close()
@@ -254,8 +289,9 @@ class LocalBackend:
             if other_id != attempt_id and (self._read(other_id, "spec.json") or {}).get("pool") == pool.name:
                 for node, ids in alloc.items():
                     busy.setdefault(node, set()).update(ids)
-        free = {n: [i for i in range(pool.accelerators_per_node) if i not in busy.get(n, set())]
-                for n in range(pool.nodes)}
+        free = {
+            n: [i for i in range(pool.accelerators_per_node) if i not in busy.get(n, set())] for n in range(pool.nodes)
+        }
         wanted = [n for n in spec["node_indices"] if 0 <= n < pool.nodes and len(free[n]) >= per_node]
         if len(wanted) < nodes:  # the scheduler's choice is taken: any nodes with room will do
             wanted = [n for n in range(pool.nodes) if len(free[n]) >= per_node]
@@ -265,31 +301,43 @@ class LocalBackend:
         devices = {n: free[n][:per_node] for n in chosen}
         port = _free_port()
         envs = [self._rank_env(spec, rank, node, devices[node], nodes, port) for rank, node in enumerate(chosen)]
-        alloc = {"devices": {str(n): d for n, d in devices.items()}, "ranks": [devices[n] for n in chosen],
-                 "envs": envs}
+        alloc = {
+            "devices": {str(n): d for n, d in devices.items()},
+            "ranks": [devices[n] for n in chosen],
+            "envs": envs,
+        }
         write_json(self._path(attempt_id, "alloc.json"), alloc)
         return alloc
 
-    def _rank_env(self, spec: dict, rank: int, node: int, ids: list[int], nodes: int,  # type: ignore[type-arg]
-                  port: int) -> dict[str, str]:
+    def _rank_env(
+        self,
+        spec: dict,
+        rank: int,
+        node: int,
+        ids: list[int],
+        nodes: int,  # type: ignore[type-arg]
+        port: int,
+    ) -> dict[str, str]:
         env = _base_env()
         env.update(spec["envs"])
         joined = ",".join(str(i) for i in ids)
-        env.update({
-            "SUANLI_JOB_ID": spec["job_id"],
-            "SUANLI_JOB_NAME": spec["job_name"],
-            "SUANLI_ATTEMPT_ID": spec["attempt_id"],
-            "SUANLI_NODE_RANK": str(rank),
-            "SUANLI_NUM_NODES": str(nodes),
-            "SUANLI_NODE_NAME": f"{spec['pool']}-{node}",
-            "SUANLI_NODE_IPS": "\n".join(["127.0.0.1"] * nodes),
-            "SUANLI_ACCELERATOR_MODEL": spec["model"],
-            "SUANLI_ACCELERATORS_PER_NODE": str(len(ids)),
-            "SUANLI_ACCELERATOR_IDS": joined,
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "SUANLI_JOB_ID": spec["job_id"],
+                "SUANLI_JOB_NAME": spec["job_name"],
+                "SUANLI_ATTEMPT_ID": spec["attempt_id"],
+                "SUANLI_NODE_RANK": str(rank),
+                "SUANLI_NUM_NODES": str(nodes),
+                "SUANLI_NODE_NAME": f"{spec['pool']}-{node}",
+                "SUANLI_NODE_IPS": "\n".join(["127.0.0.1"] * nodes),
+                "SUANLI_ACCELERATOR_MODEL": spec["model"],
+                "SUANLI_ACCELERATORS_PER_NODE": str(len(ids)),
+                "SUANLI_ACCELERATOR_IDS": joined,
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         for name in VISIBLE_DEVICES_ENV[Stack(spec["stack"])]:
             env[name] = joined
         return env
@@ -365,10 +413,17 @@ def _time(value: str | None) -> datetime | None:
 
 
 def _make_local(root: str | Path, pools: list[dict[str, object]] | list[LocalPool]) -> LocalBackend:
-    parsed = [p if isinstance(p, LocalPool) else LocalPool(str(p["name"]), int(p["nodes"]),  # type: ignore[arg-type]
-                                                           int(p.get("accelerators_per_node", 0)),  # type: ignore[arg-type]
-                                                           Stack(str(p.get("stack", "cpu"))))
-              for p in pools]
+    parsed = [
+        p
+        if isinstance(p, LocalPool)
+        else LocalPool(
+            str(p["name"]),
+            int(p["nodes"]),  # type: ignore[arg-type]
+            int(p.get("accelerators_per_node", 0)),  # type: ignore[arg-type]
+            Stack(str(p.get("stack", "cpu"))),
+        )
+        for p in pools
+    ]
     return LocalBackend(Path(root), parsed)
 
 

@@ -86,14 +86,22 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def _phase(command: str, ranks: list[dict[str, str]], work: Path, log: IO[bytes], deadline: float,
-           dir_: Path) -> tuple[str, int | None, str]:
+def _phase(
+    command: str, ranks: list[dict[str, str]], work: Path, log: IO[bytes], deadline: float, dir_: Path
+) -> tuple[str, int | None, str]:
     """Run `command` on every rank at once; returns (state, exit_code, reason)."""
     lock = threading.Lock()
     procs, pumps = [], []
     for rank, env in enumerate(ranks):
-        proc = subprocess.Popen(["bash", "-c", command], cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         procs.append(proc)
         prefix = f"[node {rank}] ".encode() if len(ranks) > 1 else b""
         pump = threading.Thread(target=_pump, args=(proc.stdout, log, prefix, lock), daemon=True)
@@ -132,8 +140,17 @@ def run(dir_: Path) -> int:
     alloc = json.loads((dir_ / "alloc.json").read_text())
     started = datetime.now(UTC)
     if (dir_ / "cancel").exists():
-        write_json(dir_ / "result.json", {"state": "cancelled", "exit_code": None, "reason": "cancelled before start",
-                                          "started_at": started.isoformat(), "ended_at": _now(), "cpu_seconds": 0.0})
+        write_json(
+            dir_ / "result.json",
+            {
+                "state": "cancelled",
+                "exit_code": None,
+                "reason": "cancelled before start",
+                "started_at": started.isoformat(),
+                "ended_at": _now(),
+                "cpu_seconds": 0.0,
+            },
+        )
         return 0
     write_json(dir_ / "started.json", {"pid": os.getpid(), "started_at": started.isoformat()})
     deadline = time.monotonic() + float(spec["max_runtime_s"])
@@ -148,14 +165,17 @@ def run(dir_: Path) -> int:
         if state == "succeeded":
             state, code, reason = _phase(spec["run"], ranks, work, log, deadline, dir_)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    write_json(dir_ / "result.json", {
-        "state": state,
-        "exit_code": code,
-        "reason": reason,
-        "started_at": started.isoformat(),
-        "ended_at": _now(),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-    })
+    write_json(
+        dir_ / "result.json",
+        {
+            "state": state,
+            "exit_code": code,
+            "reason": reason,
+            "started_at": started.isoformat(),
+            "ended_at": _now(),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+        },
+    )
     return 0
 
 

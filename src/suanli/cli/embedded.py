@@ -3,7 +3,6 @@ scheduler loop, and an in-process agent on the local engine for every local cent
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -96,12 +95,21 @@ def _agents(ctx: Context, url: str) -> list[Agent]:
     for centre in centres:
         principal = authenticate(ctx, secrets[centre.id])
         _, pools = agent_service.my_centre(ctx, principal)
-        backend = LocalBackend(ctx.settings.data_dir / "centres" / centre.name,
-                               [LocalPool(p.name, p.nodes, p.accelerators_per_node, p.stack) for p in pools])
+        backend = LocalBackend(
+            ctx.settings.data_dir / "centres" / centre.name,
+            [LocalPool(p.name, p.nodes, p.accelerators_per_node, p.stack) for p in pools],
+        )
         client = AgentClient(url, secrets[centre.id])
-        out.append(Agent(client, backend, name=centre.name, lease_batch=ctx.settings.agent.lease_batch,
-                         poll_interval=ctx.settings.agent.poll_interval_s,
-                         max_backoff=ctx.settings.agent.max_backoff_s))
+        out.append(
+            Agent(
+                client,
+                backend,
+                name=centre.name,
+                lease_batch=ctx.settings.agent.lease_batch,
+                poll_interval=ctx.settings.agent.poll_interval_s,
+                max_backoff=ctx.settings.agent.max_backoff_s,
+            )
+        )
     return out
 
 
@@ -123,8 +131,10 @@ def run(settings: Settings, console: Console) -> None:
     embedded = prepare(settings)
     app = create_app(embedded.ctx)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
-    threads = [threading.Thread(target=_run_when_serving, args=(server, a), name=f"agent-{a.name}", daemon=True)
-               for a in embedded.agents]
+    threads = [
+        threading.Thread(target=_run_when_serving, args=(server, a), name=f"agent-{a.name}", daemon=True)
+        for a in embedded.agents
+    ]
     for thread in threads:
         thread.start()
     _banner(console, embedded, settings.home)

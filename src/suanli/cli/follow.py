@@ -47,8 +47,9 @@ def pack_workdir(root: Path) -> dict[str, str]:
         try:
             content = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput([FieldError("workdir", f"{rel} is not UTF-8 text; only text files are uploaded")]) \
-                from None
+            raise InvalidInput(
+                [FieldError("workdir", f"{rel} is not UTF-8 text; only text files are uploaded")]
+            ) from None
         total += len(content.encode())
         if total > MAX_WORKDIR_BYTES:
             raise InvalidInput([FieldError("workdir", f"more than {MAX_WORKDIR_BYTES} bytes of files under {root}")])
@@ -56,8 +57,14 @@ def pack_workdir(root: Path) -> dict[str, str]:
     return files
 
 
-def follow(client: SuanliClient, job_id: str, write: Callable[[str], None], on_state: Callable[[dict[str, Any]], None],
-           interval: float = 1.0, logs: bool = True) -> dict[str, Any]:
+def follow(
+    client: SuanliClient,
+    job_id: str,
+    write: Callable[[str], None],
+    on_state: Callable[[dict[str, Any]], None],
+    interval: float = 1.0,
+    logs: bool = True,
+) -> dict[str, Any]:
     """Stream the job's output (every attempt in turn) and report state changes; returns the final job."""
     attempt, offset, last_state = 0, 0, None
     while True:

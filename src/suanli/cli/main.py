@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.live import Live
-
-import uvicorn
 
 from suanli import __version__
 from suanli.agent.client import AgentClient, ProtocolError, Unreachable
@@ -23,7 +22,7 @@ from suanli.backends import create_backend
 from suanli.backends import local as _local  # noqa: F401 - registers the "local" engine
 from suanli.cli import embedded, render
 from suanli.cli.credentials import Credentials, load_credentials, save_credentials
-from suanli.cli.follow import TERMINAL, follow, read_spec_file
+from suanli.cli.follow import follow, read_spec_file
 from suanli.client import ApiError, SuanliClient
 from suanli.config import load_settings
 from suanli.domain.errors import SuanliError
@@ -31,8 +30,12 @@ from suanli.service.context import Context
 from suanli.service.tenants import bootstrap
 from suanli.store.uow import SqlStore
 
-app = typer.Typer(help="suanli (算力): the city compute-power platform.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="suanli (算力): the city compute-power platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 _WIDE = 200  # when piped, print whole lines rather than folding at 80 columns
 out = Console(width=None if sys.stdout.isatty() else _WIDE)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
@@ -78,10 +81,11 @@ def _root(version: Annotated[bool, typer.Option("--version", help="print the ver
 
 
 @app.command()
-def up(port: Annotated[int | None, typer.Option(help="API port")] = None,
-       host: Annotated[str | None, typer.Option(help="API address")] = None,
-       home: Annotated[Path | None, typer.Option(help="data and credentials (default $SUANLI_HOME or ~/.suanli)")] = None
-       ) -> None:
+def up(
+    port: Annotated[int | None, typer.Option(help="API port")] = None,
+    host: Annotated[str | None, typer.Option(help="API address")] = None,
+    home: Annotated[Path | None, typer.Option(help="data and credentials (default $SUANLI_HOME or ~/.suanli)")] = None,
+) -> None:
     """Start the embedded default: SQLite, the API with its scheduler, and three demo centres on this machine."""
     overrides: dict[str, Any] = {}
     if home is not None:
@@ -94,11 +98,12 @@ def up(port: Annotated[int | None, typer.Option(help="API port")] = None,
 
 
 @app.command()
-def server(port: Annotated[int | None, typer.Option(help="API port")] = None,
-           host: Annotated[str | None, typer.Option(help="API address")] = None,
-           no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="serve the API only")] = False) -> None:
+def server(
+    port: Annotated[int | None, typer.Option(help="API port")] = None,
+    host: Annotated[str | None, typer.Option(help="API address")] = None,
+    no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="serve the API only")] = False,
+) -> None:
     """Run the API server (and the scheduler loop) against $SUANLI_DATABASE_URL (default: SQLite)."""
-
 
     settings = load_settings()
     _logging()
@@ -123,10 +128,12 @@ def init(admin: Annotated[str, typer.Option(help="name of the first city admin")
 
 
 @app.command()
-def agent(server: Annotated[str, typer.Option(help="the suanli server URL", envvar="SUANLI_SERVER")],
-          token: Annotated[str, typer.Option(help="the centre's agent token", envvar="SUANLI_AGENT_TOKEN")],
-          engine: Annotated[str, typer.Option(help="the centre's engine")] = "local",
-          work_dir: Annotated[Path, typer.Option(help="the engine's state directory")] = Path("suanli-agent")) -> None:
+def agent(
+    server: Annotated[str, typer.Option(help="the suanli server URL", envvar="SUANLI_SERVER")],
+    token: Annotated[str, typer.Option(help="the centre's agent token", envvar="SUANLI_AGENT_TOKEN")],
+    engine: Annotated[str, typer.Option(help="the centre's engine")] = "local",
+    work_dir: Annotated[Path, typer.Option(help="the engine's state directory")] = Path("suanli-agent"),
+) -> None:
     """Run a centre's agent: it connects out to the server, leases placed jobs and runs them on its engine."""
     settings = load_settings()
     _logging()
@@ -142,24 +149,41 @@ def agent(server: Annotated[str, typer.Option(help="the suanli server URL", envv
             delay = min(delay * 2, settings.agent.max_backoff_s)
         except ProtocolError as exc:
             _fail(f"the server refused this agent's token: {exc}")
-    pools = [{"name": p["name"], "nodes": p["nodes"], "accelerators_per_node": p["accelerators_per_node"],
-              "stack": p["stack"]} for p in centre["pools"]]
+    pools = [
+        {
+            "name": p["name"],
+            "nodes": p["nodes"],
+            "accelerators_per_node": p["accelerators_per_node"],
+            "stack": p["stack"],
+        }
+        for p in centre["pools"]
+    ]
     try:
         backend = create_backend(engine, root=work_dir, pools=pools)
     except SuanliError as exc:
         _explain(exc)
-    out.print(f"agent for centre [bold]{centre['name']}[/] on the {engine} engine; pools: "
-              f"{', '.join(p['name'] for p in pools) or 'none'}")
-    Agent(client, backend, name=centre["name"], lease_batch=settings.agent.lease_batch,
-          poll_interval=settings.agent.poll_interval_s, max_backoff=settings.agent.max_backoff_s).run()
+    out.print(
+        f"agent for centre [bold]{centre['name']}[/] on the {engine} engine; pools: "
+        f"{', '.join(p['name'] for p in pools) or 'none'}"
+    )
+    Agent(
+        client,
+        backend,
+        name=centre["name"],
+        lease_batch=settings.agent.lease_batch,
+        poll_interval=settings.agent.poll_interval_s,
+        max_backoff=settings.agent.max_backoff_s,
+    ).run()
 
 
 # ------------------------------------------------------------------------------------------ tenants
 
 
 @app.command()
-def login(server: Annotated[str, typer.Option(help="the suanli server URL")],
-          token: Annotated[str, typer.Option(help="your API token", prompt=True, hide_input=True)]) -> None:
+def login(
+    server: Annotated[str, typer.Option(help="the suanli server URL")],
+    token: Annotated[str, typer.Option(help="your API token", prompt=True, hide_input=True)],
+) -> None:
     """Check a token against a server and remember both for later commands."""
     try:
         me = SuanliClient(server, token).me()
@@ -172,11 +196,14 @@ def login(server: Annotated[str, typer.Option(help="the suanli server URL")],
 
 
 @app.command()
-def submit(spec: Annotated[Path, typer.Argument(help="job spec (YAML or JSON)", exists=True, dir_okay=False)],
-           wait: Annotated[bool, typer.Option("--wait", "-w", help="stream logs until the job ends")] = False,
-           name: Annotated[str | None, typer.Option(help="override the job name")] = None,
-           idempotency_key: Annotated[str | None, typer.Option(help="resubmitting with the same key is a no-op")] = None,
-           server: Server = None, token: Token = None) -> None:
+def submit(
+    spec: Annotated[Path, typer.Argument(help="job spec (YAML or JSON)", exists=True, dir_okay=False)],
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="stream logs until the job ends")] = False,
+    name: Annotated[str | None, typer.Option(help="override the job name")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="resubmitting with the same key is a no-op")] = None,
+    server: Server = None,
+    token: Token = None,
+) -> None:
     """Submit a job. With --wait, follow it and exit 0 only if it succeeds."""
     try:
         data = read_spec_file(spec)
@@ -193,25 +220,33 @@ def submit(spec: Annotated[Path, typer.Argument(help="job spec (YAML or JSON)", 
 
 def _wait(client: SuanliClient, job_id: str) -> NoReturn:
     def on_state(job: dict[str, Any]) -> None:
-        err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {job['id']} ", render.state(job["state"]),
-                  f"[dim]{job['state_reason']}[/]")
+        err.print(
+            f"[dim]{time.strftime('%H:%M:%S')}[/] {job['id']} ",
+            render.state(job["state"]),
+            f"[dim]{job['state_reason']}[/]",
+        )
 
     try:
         job = follow(client, job_id, lambda s: (sys.stdout.write(s), sys.stdout.flush()), on_state)
     except ApiError as exc:
         _explain(exc)
     except KeyboardInterrupt:
-        err.print(f"\nstopped following; the job goes on. `suanli logs -f {job_id}` resumes, "
-                  f"`suanli cancel {job_id}` stops it")
+        err.print(
+            f"\nstopped following; the job goes on. `suanli logs -f {job_id}` resumes, "
+            f"`suanli cancel {job_id}` stops it"
+        )
         raise typer.Exit(130) from None
     raise typer.Exit(0 if job["state"] == "succeeded" else 1)
 
 
 @app.command()
-def jobs(state: Annotated[str | None, typer.Option(help="comma-separated states, e.g. running,queued")] = None,
-         limit: Annotated[int, typer.Option(help="how many")] = 30,
-         watch: Annotated[bool, typer.Option("--watch", help="refresh every 2 seconds")] = False,
-         server: Server = None, token: Token = None) -> None:
+def jobs(
+    state: Annotated[str | None, typer.Option(help="comma-separated states, e.g. running,queued")] = None,
+    limit: Annotated[int, typer.Option(help="how many")] = 30,
+    watch: Annotated[bool, typer.Option("--watch", help="refresh every 2 seconds")] = False,
+    server: Server = None,
+    token: Token = None,
+) -> None:
     """List your tenant's jobs, newest first."""
     client = _client(server, token)
     try:
@@ -240,16 +275,22 @@ def job(job_id: str, server: Server = None, token: Token = None) -> None:
     out.print(f"[bold]{j['id']}[/] {j['name']} ({j['kind']}) ", render.state(j["state"]))
     out.print(f"  {j['state_reason']}")
     for a in j["attempt_history"] or []:
-        out.print(f"  attempt {a['number']}: {a['state']} on {a['where']} ({_shape(a)}) at CNY "
-                  f"{render.price(a['price'])}/h; exit code {a['exit_code']}; {a['reason']}")
+        out.print(
+            f"  attempt {a['number']}: {a['state']} on {a['where']} ({_shape(a)}) at CNY "
+            f"{render.price(a['price'])}/h; exit code {a['exit_code']}; {a['reason']}"
+        )
     for e in events:
         out.print(f"  [dim]{e['at'][:19]}[/] {e['from_state'] or '-':>10} -> {e['to_state']:<10} {e['reason']}")
 
 
 @app.command()
-def logs(job_id: str, follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep streaming")] = False,
-         attempt: Annotated[int | None, typer.Option(help="attempt number (default: latest)")] = None,
-         server: Server = None, token: Token = None) -> None:
+def logs(
+    job_id: str,
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep streaming")] = False,
+    attempt: Annotated[int | None, typer.Option(help="attempt number (default: latest)")] = None,
+    server: Server = None,
+    token: Token = None,
+) -> None:
     """Print a job's output."""
     client = _client(server, token)
     try:
@@ -314,9 +355,11 @@ def centres(server: Server = None, token: Token = None) -> None:
     except ApiError as exc:
         _explain(exc)
     out.print(render.centres_table(data))
-    out.print(f"city: {cap['centres_online']}/{cap['centres']} centres online, {cap['pflops_fp16']} PFLOPS FP16 "
-              f"({cap['pflops_fp16_online']} online), {cap['accelerators_in_use']}/{cap['accelerators_total']} "
-              "accelerators in use")
+    out.print(
+        f"city: {cap['centres_online']}/{cap['centres']} centres online, {cap['pflops_fp16']} PFLOPS FP16 "
+        f"({cap['pflops_fp16_online']} online), {cap['accelerators_in_use']}/{cap['accelerators_total']} "
+        "accelerators in use"
+    )
 
 
 def main() -> None:

@@ -12,8 +12,16 @@ from rich.text import Text
 from suanli.domain.durations import format_duration
 
 STATE_STYLE = {
-    "queued": "yellow", "submitted": "yellow", "placed": "cyan", "starting": "cyan", "running": "blue",
-    "succeeded": "green", "failed": "red", "cancelled": "magenta", "rejected": "red", "preempted": "yellow",
+    "queued": "yellow",
+    "submitted": "yellow",
+    "placed": "cyan",
+    "starting": "cyan",
+    "running": "blue",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+    "rejected": "red",
+    "preempted": "yellow",
     "lost": "red",
 }
 
@@ -34,16 +42,24 @@ def jobs_table(items: list[dict[str, Any]]) -> Table:
     for column in ("ID", "NAME", "STATE", "ACCELERATORS", "NODES", "SUBMITTED", "REASON"):
         table.add_column(column, overflow="fold" if column == "REASON" else "ellipsis")
     for j in items:
-        table.add_row(j["id"], j["name"], state(j["state"]), ", ".join(j["accelerators"]) or "cpu",
-                      str(j["num_nodes"]), ago(j["submitted_at"]), j["state_reason"][:120])
+        table.add_row(
+            j["id"],
+            j["name"],
+            state(j["state"]),
+            ", ".join(j["accelerators"]) or "cpu",
+            str(j["num_nodes"]),
+            ago(j["submitted_at"]),
+            j["state_reason"][:120],
+        )
     return table
 
 
 def price(text: str) -> str:
-    """"12.5000" -> "12.50": at least two decimals, no trailing zeros beyond them."""
+    """ "12.5000" -> "12.50": at least two decimals, no trailing zeros beyond them."""
     value = Decimal(text)
-    return format(value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else value.normalize(),
-                  "f")
+    return format(
+        value.quantize(Decimal("0.01")) if value == value.quantize(Decimal("0.01")) else value.normalize(), "f"
+    )
 
 
 def centres_table(centres: list[dict[str, Any]]) -> Table:
@@ -61,6 +77,14 @@ def centres_table(centres: list[dict[str, Any]]) -> Table:
             total = p["accelerators_total"] or "-"
             in_use = f"{p['accelerators_in_use']}/{total}" if p["accelerators_total"] else f"{p['running_jobs']} jobs"
             nodes = f"{p['nodes_up'] if p['nodes_up'] is not None else p['nodes']}/{p['nodes']}"
-            table.add_row(c["name"] if i == 0 else "", Text(c["status"], style=status_style) if i == 0 else "",
-                          p["name"], p["model"], nodes, in_use, cost, p["pflops_fp16"])
+            table.add_row(
+                c["name"] if i == 0 else "",
+                Text(c["status"], style=status_style) if i == 0 else "",
+                p["name"],
+                p["model"],
+                nodes,
+                in_use,
+                cost,
+                p["pflops_fp16"],
+            )
     return table

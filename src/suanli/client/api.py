@@ -10,8 +10,9 @@ import httpx
 class ApiError(Exception):
     """The server answered with an error (problem+json): status, title, detail and the field at fault."""
 
-    def __init__(self, status: int, title: str, detail: str, field: str | None = None,
-                 errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, field: str | None = None, errors: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(f"{detail} (HTTP {status})")
         self.status = status
         self.title = title
@@ -21,8 +22,9 @@ class ApiError(Exception):
 
 
 class SuanliClient:
-    def __init__(self, server: str, token: str | None = None, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, server: str, token: str | None = None, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.server = server.rstrip("/")
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout, transport=transport)
@@ -40,8 +42,9 @@ class SuanliClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.ConnectError:
-            raise ApiError(0, "Unreachable", f"cannot reach the suanli server at {self.server}; is it running?") \
-                from None
+            raise ApiError(
+                0, "Unreachable", f"cannot reach the suanli server at {self.server}; is it running?"
+            ) from None
         except httpx.HTTPError as exc:
             raise ApiError(0, "Unreachable", f"{self.server}: {exc}") from None
         if response.status_code >= 400:
@@ -49,8 +52,13 @@ class SuanliClient:
                 body = response.json()
             except ValueError:
                 body = {"title": "HTTP error", "detail": response.text or response.reason_phrase}
-            raise ApiError(response.status_code, body.get("title", ""), body.get("detail", ""), body.get("field"),
-                           body.get("errors"))
+            raise ApiError(
+                response.status_code,
+                body.get("title", ""),
+                body.get("detail", ""),
+                body.get("field"),
+                body.get("errors"),
+            )
         return response.json()
 
     # --------------------------------------------------------------------------- identity
@@ -67,8 +75,9 @@ class SuanliClient:
             return self.request("POST", "/v1/jobs", content=spec.encode(), headers=headers)  # type: ignore[no-any-return]
         return self.request("POST", "/v1/jobs", json=spec, headers=headers)  # type: ignore[no-any-return]
 
-    def jobs(self, state: str | None = None, limit: int = 50, cursor: str | None = None,
-             **filters: str) -> dict[str, Any]:
+    def jobs(
+        self, state: str | None = None, limit: int = 50, cursor: str | None = None, **filters: str
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit, **{k: v for k, v in filters.items() if v}}
         if state:
             params["state"] = state
@@ -85,8 +94,7 @@ class SuanliClient:
     def events(self, job_id: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/v1/jobs/{job_id}/events")  # type: ignore[no-any-return]
 
-    def logs(self, job_id: str, offset: int = 0, attempt: int | None = None,
-             limit: int = 256 * 1024) -> dict[str, Any]:
+    def logs(self, job_id: str, offset: int = 0, attempt: int | None = None, limit: int = 256 * 1024) -> dict[str, Any]:
         params: dict[str, Any] = {"offset": offset, "limit": limit}
         if attempt is not None:
             params["attempt"] = attempt

@@ -11,7 +11,7 @@ _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 def parse_duration(value: object) -> int:
     """Seconds in `value` (an int, or a string like "1h30m"); raises ValueError with a readable message."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 3600, \"90s\", \"30m\", \"2h\" or \"1d\"")
+        raise ValueError('expected a duration such as 3600, "90s", "30m", "2h" or "1d"')
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -22,7 +22,7 @@ def parse_duration(value: object) -> int:
             return int(text)
         if text and _PART.sub("", text) == "" and _PART.search(text):
             return sum(int(n) * _UNITS[u] for n, u in _PART.findall(text))
-    raise ValueError("expected a duration such as 3600, \"90s\", \"30m\", \"2h\" or \"1d\"")
+    raise ValueError('expected a duration such as 3600, "90s", "30m", "2h" or "1d"')
 
 
 def format_duration(seconds: float) -> str:

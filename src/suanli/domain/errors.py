@@ -1,16 +1,16 @@
 """The one exception tree of suanli. Raised anywhere; translated only at the edges (API, CLI, agent).
 
-    SuanliError
-    ├── InvalidInput            422  bad value; `errors` lists (field, message) pairs
-    │   └── IdempotencyMismatch 422  same Idempotency-Key, different request
-    ├── PayloadTooLarge         413  spec, files or log chunk over the configured limit
-    ├── NotFound                404  missing, or not visible to the caller (never 403 for another tenant's data)
-    ├── Conflict                409  the request is valid but the current state forbids it
-    │   ├── InvalidTransition        a job state change the transition table does not allow
-    │   └── AlreadyExists            a unique name taken
-    ├── Unauthenticated         401  no, unknown, revoked or expired token
-    ├── Forbidden               403  authenticated, but the role may not do this
-    └── BackendError            ---  a centre engine failed (inside an adapter; the agent retries)
+SuanliError
+├── InvalidInput            422  bad value; `errors` lists (field, message) pairs
+│   └── IdempotencyMismatch 422  same Idempotency-Key, different request
+├── PayloadTooLarge         413  spec, files or log chunk over the configured limit
+├── NotFound                404  missing, or not visible to the caller (never 403 for another tenant's data)
+├── Conflict                409  the request is valid but the current state forbids it
+│   ├── InvalidTransition        a job state change the transition table does not allow
+│   └── AlreadyExists            a unique name taken
+├── Unauthenticated         401  no, unknown, revoked or expired token
+├── Forbidden               403  authenticated, but the role may not do this
+└── BackendError            ---  a centre engine failed (inside an adapter; the agent retries)
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ MAX_PRICE = Decimal("1000000")
 def parse_money(value: object, field: str, *, quantum: Decimal = PRICE_QUANTUM) -> Decimal:
     """Parse a non-negative amount from a string, int or Decimal; floats are refused (they are inexact)."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise InvalidInput([_err(field, "give money as a string or integer, e.g. \"12.50\", never a float")])
+        raise InvalidInput([_err(field, 'give money as a string or integer, e.g. "12.50", never a float')])
     try:
         amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError):

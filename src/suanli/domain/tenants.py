@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from suanli.domain.errors import FieldError, InvalidInput
+
 
 class TenantKind(StrEnum):
     ENTERPRISE = "enterprise"
@@ -40,6 +42,14 @@ JOB_ROLES = frozenset({Role.TENANT_MEMBER, Role.TENANT_ADMIN})
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+
+
+def check_slug(value: str, field: str) -> None:
+    """Names of tenants, centres and pools: 1-63 lower-case letters, digits or '-' (they appear in URLs)."""
+    if not SLUG_RE.match(value):
+        raise InvalidInput(
+            [FieldError(field, "1-63 lower-case letters, digits or '-', not starting or ending with '-'")]
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,8 +56,13 @@ class PoolReason:
         return self.code in STATIC_CODES
 
     def as_dict(self) -> dict[str, str]:
-        return {"pool_id": self.pool_id, "centre": self.centre, "pool": self.pool, "code": self.code.value,
-                "message": self.message}
+        return {
+            "pool_id": self.pool_id,
+            "centre": self.centre,
+            "pool": self.pool,
+            "code": self.code.value,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, slots=True)

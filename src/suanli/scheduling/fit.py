@@ -54,7 +54,9 @@ def static_reason(job: PendingJob, pool: PoolState) -> PoolReason | None:
         return _reason(pool, ReasonCode.TOO_MANY_NODES, f"{pool.node_count} nodes; the job needs {request.nodes}")
     if request.cpus > pool.cpus_per_node:
         return _reason(
-            pool, ReasonCode.CPUS_PER_NODE, f"{_num(pool.cpus_per_node)} CPUs per node; the job needs {_num(request.cpus)}"
+            pool,
+            ReasonCode.CPUS_PER_NODE,
+            f"{_num(pool.cpus_per_node)} CPUs per node; the job needs {_num(request.cpus)}",
         )
     if request.memory_gib > pool.memory_gib_per_node:
         return _reason(
@@ -90,7 +92,9 @@ def demand_per_node(job: PendingJob, pool: PoolState) -> tuple[int, float, float
     return (option.per_node if option else 0, job.request.cpus, job.request.memory_gib)
 
 
-def choose_nodes(free: Sequence[NodeFree], nodes: int, accel: int, cpus: float, memory: float) -> tuple[int, ...] | None:
+def choose_nodes(
+    free: Sequence[NodeFree], nodes: int, accel: int, cpus: float, memory: float
+) -> tuple[int, ...] | None:
     """Indices of `nodes` distinct nodes that each fit the demand (best fit first), or None: never a partial gang."""
     fitting = [
         i

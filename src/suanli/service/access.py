@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from suanli.domain.errors import Forbidden, NotFound
+from collections.abc import Iterable, Mapping
+
+from suanli.domain.errors import FieldError, Forbidden, InvalidInput, NotFound
 from suanli.domain.tenants import JOB_ROLES, Principal, Role
 
 
@@ -32,3 +34,10 @@ def visible_tenant(principal: Principal, tenant_id: str, what: str = "tenant") -
     """NotFound unless the caller may see data of `tenant_id`."""
     if not principal.can_read_tenant(tenant_id):
         raise NotFound(f"{what} not found")
+
+
+def only_fields(changes: Mapping[str, object], allowed: Iterable[str]) -> None:
+    """InvalidInput naming each field of a PATCH that may not be changed."""
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise InvalidInput([FieldError(f, "cannot be changed") for f in unknown])

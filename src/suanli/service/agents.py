@@ -91,8 +91,9 @@ def _own_attempt(uow: UnitOfWork, centre_id: str, attempt_id: str) -> Attempt:
     return attempt
 
 
-def heartbeat(ctx: Context, principal: Principal, pools: dict[str, int], running: list[str],
-              info: dict[str, object]) -> HeartbeatReply:
+def heartbeat(
+    ctx: Context, principal: Principal, pools: dict[str, int], running: list[str], info: dict[str, object]
+) -> HeartbeatReply:
     """Record liveness and nodes up per pool; answer which attempts to cancel or forget."""
     centre_id = _centre_id(principal)
     now = ctx.clock.now()
@@ -126,8 +127,7 @@ def lease(ctx: Context, principal: Principal, limit: int) -> list[Assignment]:
             if job is None or job.state is not JobState.PLACED or job.current_attempt_id != attempt.id:
                 continue
             try:
-                job = move(uow, job, JobState.STARTING, f"leased by {principal.name}",
-                           principal.name, now)
+                job = move(uow, job, JobState.STARTING, f"leased by {principal.name}", principal.name, now)
             except Conflict:
                 continue
             attempt = update_attempt(uow, attempt, state=JobState.STARTING, leased_at=now)
@@ -204,8 +204,12 @@ def _apply_report(ctx: Context, uow: UnitOfWork, centre_id: str, actor: str, ite
     if job.current_attempt_id != attempt.id or job.state not in ACTIVE:
         return ReportResult(attempt.id, True, job.state, "stale or duplicate report: nothing changed")
     verdict = judge_outcome(job, outcome, item.exit_code, item.reason)
-    ended = {"exit_code": item.exit_code, "ended_at": at, "reason": item.reason or verdict.reason,
-             "devices": item.devices or attempt.devices}
+    ended = {
+        "exit_code": item.exit_code,
+        "ended_at": at,
+        "reason": item.reason or verdict.reason,
+        "devices": item.devices or attempt.devices,
+    }
     if attempt.started_at is None:
         ended["started_at"] = at
     attempt = update_attempt(uow, attempt, **ended)
@@ -214,11 +218,13 @@ def _apply_report(ctx: Context, uow: UnitOfWork, centre_id: str, actor: str, ite
         job = move(uow, job, JobState(outcome.value), f"{outcome}: {item.reason}".rstrip(": "), actor, now)
         job = move(uow, job, verdict.state, verdict.reason, actor, now, **counters)
     else:
-        final = JobState.SUCCEEDED if outcome is Outcome.SUCCEEDED else (
-            JobState.CANCELLED if verdict.state is JobState.CANCELLED else JobState.FAILED)
+        final = (
+            JobState.SUCCEEDED
+            if outcome is Outcome.SUCCEEDED
+            else (JobState.CANCELLED if verdict.state is JobState.CANCELLED else JobState.FAILED)
+        )
         exit_code = {"exit_code": item.exit_code} if verdict.state in TERMINAL else {}
-        job = move(uow, job, verdict.state, verdict.reason, actor, now, attempt_state=final, **counters,
-                   **exit_code)
+        job = move(uow, job, verdict.state, verdict.reason, actor, now, attempt_state=final, **counters, **exit_code)
     return ReportResult(attempt.id, True, job.state)
 
 
@@ -235,7 +241,7 @@ def append_log(ctx: Context, principal: Principal, attempt_id: str, offset: int,
         received = attempt.log_bytes
         if offset > received:
             return LogAck(False, received)  # a gap: the agent resends from what we have
-        fresh = data[received - offset:]
+        fresh = data[received - offset :]
         if not fresh:
             return LogAck(True, received)
         room = max(0, limits.max_log_bytes - received)
@@ -245,8 +251,9 @@ def append_log(ctx: Context, principal: Principal, attempt_id: str, offset: int,
                 uow.logs.append(attempt.id, received, kept)
         except AlreadyExists:
             return LogAck(True, received)
-        update_attempt(uow, attempt, log_bytes=received + len(fresh),
-                       log_truncated=attempt.log_truncated or len(kept) < len(fresh))
+        update_attempt(
+            uow, attempt, log_bytes=received + len(fresh), log_truncated=attempt.log_truncated or len(kept) < len(fresh)
+        )
         return LogAck(True, received + len(fresh))
 
 
@@ -322,6 +329,15 @@ def my_centre(ctx: Context, principal: Principal) -> tuple[str, list[AgentPool]]
         pools = []
         for p in uow.pools.list(centre_id):
             model = catalogue.get(p.model)
-            pools.append(AgentPool(p.name, p.model, model.stack if model else Stack.CPU, p.nodes,
-                                   p.accelerators_per_node, p.cpus_per_node, p.memory_gib_per_node))
+            pools.append(
+                AgentPool(
+                    p.name,
+                    p.model,
+                    model.stack if model else Stack.CPU,
+                    p.nodes,
+                    p.accelerators_per_node,
+                    p.cpus_per_node,
+                    p.memory_gib_per_node,
+                )
+            )
         return centre.name, pools

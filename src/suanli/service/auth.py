@@ -23,17 +23,19 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _mint(prefix: str) -> str:
-    return prefix + secrets.token_urlsafe(32)
-
-
-def mint_user_token(uow: UnitOfWork, user_id: str, name: str, now: datetime,
-                    ttl: timedelta | None) -> TokenSecret:
-    """Create a token for a user; the secret is returned here and never again."""
+def _new_token(
+    uow: UnitOfWork,
+    prefix: str,
+    name: str,
+    now: datetime,
+    *,
+    user_id: str | None = None,
+    centre_id: str | None = None,
+    ttl: timedelta | None = None,
+) -> TokenSecret:
     if not name or len(name) > 100:
         raise InvalidInput([FieldError("name", "a token name of 1-100 characters")])
-    secret = _mint(TOKEN_PREFIX)
-    expires = now + ttl if ttl is not None else None
+    secret = prefix + secrets.token_urlsafe(32)
     token = ApiToken(
         id=new_id("token", now),
         name=name,
@@ -41,25 +43,21 @@ def mint_user_token(uow: UnitOfWork, user_id: str, name: str, now: datetime,
         secret_hash=hash_secret(secret),
         created_at=now,
         user_id=user_id,
-        expires_at=expires,
+        centre_id=centre_id,
+        expires_at=now + ttl if ttl is not None else None,
     )
     uow.tokens.add(token)
-    return TokenSecret(token.id, secret, token.prefix, expires)
+    return TokenSecret(token.id, secret, token.prefix, token.expires_at)
+
+
+def mint_user_token(uow: UnitOfWork, user_id: str, name: str, now: datetime, ttl: timedelta | None) -> TokenSecret:
+    """Create a token for a user; the secret is returned here and never again."""
+    return _new_token(uow, TOKEN_PREFIX, name, now, user_id=user_id, ttl=ttl)
 
 
 def mint_agent_token(uow: UnitOfWork, centre_id: str, name: str, now: datetime) -> TokenSecret:
     """Create a centre agent's token: it may call only the agent protocol, for that centre only."""
-    secret = _mint(AGENT_TOKEN_PREFIX)
-    token = ApiToken(
-        id=new_id("token", now),
-        name=name,
-        prefix=secret[:10],
-        secret_hash=hash_secret(secret),
-        created_at=now,
-        centre_id=centre_id,
-    )
-    uow.tokens.add(token)
-    return TokenSecret(token.id, secret, token.prefix, None)
+    return _new_token(uow, AGENT_TOKEN_PREFIX, name, now, centre_id=centre_id)
 
 
 def authenticate(ctx: Context, secret: str | None) -> Principal:
@@ -88,8 +86,7 @@ def authenticate(ctx: Context, secret: str | None) -> Principal:
         return Principal(token.id, user.id, user.tenant_id, user.role, name=user.name)
 
 
-def create_token(ctx: Context, principal: Principal, user_id: str, name: str,
-                 ttl_days: int | None) -> TokenSecret:
+def create_token(ctx: Context, principal: Principal, user_id: str, name: str, ttl_days: int | None) -> TokenSecret:
     """A user makes a token for themself; tenant admins and city admins for their users."""
     require_user(principal)
     now = ctx.clock.now()
@@ -107,8 +104,11 @@ def list_tokens(ctx: Context, principal: Principal, user_id: str) -> list[ApiTok
     require_user(principal)
     with ctx.store.uow() as uow:
         user = uow.users.get(user_id)
-        if user is None or not (principal.user_id == user_id or principal.can_manage_tenant(user.tenant_id)
-                                or principal.role is Role.AUDITOR):
+        if user is None or not (
+            principal.user_id == user_id
+            or principal.can_manage_tenant(user.tenant_id)
+            or principal.role is Role.AUDITOR
+        ):
             raise NotFound("user not found")
         return uow.tokens.list(user_id=user_id)
 
@@ -126,8 +126,11 @@ def revoke_token(ctx: Context, principal: Principal, token_id: str) -> ApiToken:
             allowed = owner is not None and principal.can_manage_tenant(owner.tenant_id)
         if token.centre_id is not None and not allowed:
             centre = uow.centres.get(token.centre_id)
-            allowed = (centre is not None and principal.role is Role.CENTRE_OPERATOR
-                       and centre.operator_tenant_id == principal.tenant_id)
+            allowed = (
+                centre is not None
+                and principal.role is Role.CENTRE_OPERATOR
+                and centre.operator_tenant_id == principal.tenant_id
+            )
         if not allowed:
             raise NotFound("token not found")
         uow.tokens.revoke(token_id, now)

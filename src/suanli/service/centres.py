@@ -21,9 +21,9 @@ from suanli.domain.errors import FieldError, Forbidden, InvalidInput, NotFound
 from suanli.domain.ids import new_id
 from suanli.domain.jobs.states import HOLDS_CAPACITY
 from suanli.domain.money import parse_money
-from suanli.domain.tenants import SLUG_RE, Principal, Role, TokenSecret
+from suanli.domain.tenants import Principal, Role, TokenSecret, check_slug
 from suanli.ports import UnitOfWork
-from suanli.service.access import require_role, require_user
+from suanli.service.access import only_fields, require_role, require_user
 from suanli.service.auth import mint_agent_token
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
@@ -72,11 +72,6 @@ class CentreView:
         return sum((p.shape.pflops_fp16() for p in self.pools), Decimal(0))
 
 
-def _check_slug(value: str, field: str) -> None:
-    if not SLUG_RE.match(value):
-        raise InvalidInput([FieldError(field, "1-63 lower-case letters, digits or '-', not starting or ending with '-'")])
-
-
 def _require_operator_of(principal: Principal, centre: Centre) -> None:
     """City admins, and centre operators of the centre's operator tenant, manage a centre."""
     require_user(principal)
@@ -89,7 +84,7 @@ def _require_operator_of(principal: Principal, centre: Centre) -> None:
 
 def create_centre(ctx: Context, principal: Principal, data: CentreInput) -> Centre:
     require_role(principal, Role.CITY_ADMIN)
-    _check_slug(data.name, "name")
+    check_slug(data.name, "name")
     now = ctx.clock.now()
     centre = Centre(
         id=new_id("centre", now),
@@ -110,10 +105,7 @@ def create_centre(ctx: Context, principal: Principal, data: CentreInput) -> Cent
 
 
 def update_centre(ctx: Context, principal: Principal, centre_id: str, changes: dict[str, object]) -> Centre:
-    allowed = {"display_name", "city", "district", "enabled", "engine"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise InvalidInput([FieldError(f, "cannot be changed") for f in sorted(unknown)])
+    only_fields(changes, {"display_name", "city", "district", "enabled", "engine"})
     with ctx.store.uow() as uow:
         centre = _get_centre(uow, centre_id)
         _require_operator_of(principal, centre)
@@ -130,7 +122,7 @@ def _get_centre(uow: UnitOfWork, centre_id: str) -> Centre:
 
 
 def _validate_pool(data: PoolInput, catalogue: Catalogue) -> str:
-    _check_slug(data.name, "name")
+    check_slug(data.name, "name")
     model = catalogue.require(data.model, "model")
     errors = []
     if model.is_cpu and data.accelerators_per_node != 0:
@@ -171,17 +163,22 @@ def add_pool(ctx: Context, principal: Principal, centre_id: str, data: PoolInput
 
 
 def update_pool(ctx: Context, principal: Principal, pool_id: str, changes: dict[str, object]) -> Pool:
-    allowed = {"nodes", "accelerators_per_node", "cpus_per_node", "memory_gib_per_node", "enabled"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise InvalidInput([FieldError(f, "cannot be changed") for f in sorted(unknown)])
+    only_fields(changes, {"nodes", "accelerators_per_node", "cpus_per_node", "memory_gib_per_node", "enabled"})
     with ctx.store.uow() as uow:
         pool = _get_pool(uow, pool_id)
         _require_operator_of(principal, _get_centre(uow, pool.centre_id))
         updated = replace(pool, **changes)  # type: ignore[arg-type]
         _validate_pool(
-            PoolInput(updated.name, updated.model, updated.nodes, updated.accelerators_per_node,
-                      updated.cpus_per_node, updated.memory_gib_per_node), effective_catalogue(uow))
+            PoolInput(
+                updated.name,
+                updated.model,
+                updated.nodes,
+                updated.accelerators_per_node,
+                updated.cpus_per_node,
+                updated.memory_gib_per_node,
+            ),
+            effective_catalogue(uow),
+        )
         uow.pools.update(updated)
     return updated
 
@@ -193,8 +190,15 @@ def _get_pool(uow: UnitOfWork, pool_id: str) -> Pool:
     return pool
 
 
-def add_price(ctx: Context, principal: Principal, pool_id: str, price: object, preemptible_discount: object = "0",
-              valid_from: datetime | None = None, valid_to: datetime | None = None) -> PriceCard:
+def add_price(
+    ctx: Context,
+    principal: Principal,
+    pool_id: str,
+    price: object,
+    preemptible_discount: object = "0",
+    valid_from: datetime | None = None,
+    valid_to: datetime | None = None,
+) -> PriceCard:
     """Publish a price card for a pool: CNY per accelerator-hour (per core-hour for CPU pools)."""
     now = ctx.clock.now()
     amount = parse_money(price, "price")
@@ -202,7 +206,7 @@ def add_price(ctx: Context, principal: Principal, pool_id: str, price: object, p
     start = valid_from or now
     errors = []
     if discount > 1:
-        errors.append(FieldError("preemptible_discount", "a fraction between 0 and 1, e.g. \"0.4\" for 40% off"))
+        errors.append(FieldError("preemptible_discount", 'a fraction between 0 and 1, e.g. "0.4" for 40% off'))
     if start.tzinfo is None or (valid_to is not None and valid_to.tzinfo is None):
         errors.append(FieldError("valid_from", "give times with a timezone, e.g. 2026-12-01T00:00:00+08:00"))
     elif valid_to is not None and valid_to <= start:
@@ -254,8 +258,9 @@ def centre_views(ctx: Context, uow: UnitOfWork, only: str | None = None) -> list
             model = catalogue.get(pool.model)
             if model is None:
                 continue
-            shape = PoolShape(model, pool.nodes, pool.accelerators_per_node, pool.cpus_per_node,
-                              pool.memory_gib_per_node)
+            shape = PoolShape(
+                model, pool.nodes, pool.accelerators_per_node, pool.cpus_per_node, pool.memory_gib_per_node
+            )
             accel, cpus, jobs = used.get(pool.id, (0, 0.0, 0))
             pool_views.append(PoolView(pool, shape, price_in_effect(cards.get(pool.id, []), now), accel, cpus, jobs))
         views.append(CentreView(centre, centre.status(now, ctx.heartbeat_timeout), tuple(pool_views)))

@@ -72,13 +72,15 @@ class Why:
     label: str = ""  # "centre/pool" of the placement
 
 
-def submit_job(ctx: Context, principal: Principal, body: Mapping[str, object] | str,
-               idempotency_key: str | None = None) -> tuple[Job, bool]:
+def submit_job(
+    ctx: Context, principal: Principal, body: Mapping[str, object] | str, idempotency_key: str | None = None
+) -> tuple[Job, bool]:
     """Validate and queue a job; returns (job, created). A replayed Idempotency-Key returns the first job."""
     require_job_role(principal)
     assert principal.tenant_id is not None and principal.user_id is not None
-    if idempotency_key is not None and not (0 < len(idempotency_key) <= _IDEMPOTENCY_KEY_MAX
-                                            and idempotency_key.isprintable()):
+    if idempotency_key is not None and not (
+        0 < len(idempotency_key) <= _IDEMPOTENCY_KEY_MAX and idempotency_key.isprintable()
+    ):
         raise InvalidInput([FieldError("Idempotency-Key", f"1-{_IDEMPOTENCY_KEY_MAX} printable characters")])
     spec = parse_spec_text(body) if isinstance(body, str) else parse_spec(body)
     _check_files(ctx, spec)
@@ -135,8 +137,9 @@ def _check_files(ctx: Context, spec: JobSpec) -> None:
         raise PayloadTooLarge(f"workdir files total {total} bytes; the limit is {limit}", field="files")
 
 
-def _check_runnable(uow: UnitOfWork, ctx: Context, spec: JobSpec, request: ResourceRequest,
-                    catalogue: Catalogue) -> None:
+def _check_runnable(
+    uow: UnitOfWork, ctx: Context, spec: JobSpec, request: ResourceRequest, catalogue: Catalogue
+) -> None:
     """Refuse a job that no pool in the city could ever run, naming the field at fault."""
     known = {c.name for c in uow.centres.list()}
     for path, names in (("centres.allow", spec.centres.allow), ("centres.exclude", spec.centres.exclude)):
@@ -146,8 +149,17 @@ def _check_runnable(uow: UnitOfWork, ctx: Context, spec: JobSpec, request: Resou
             raise InvalidInput([FieldError(path, f"unknown centre(s) {', '.join(unknown)}; centres: {listed}")])
     now = ctx.clock.now()
     pools = pool_states(uow, now, ctx.heartbeat_timeout, catalogue)
-    probe = PendingJob("probe", "probe", spec.priority, now, request, spec.preemptible, spec.max_price,
-                       frozenset(spec.centres.allow), frozenset(spec.centres.exclude))
+    probe = PendingJob(
+        "probe",
+        "probe",
+        spec.priority,
+        now,
+        request,
+        spec.preemptible,
+        spec.max_price,
+        frozenset(spec.centres.allow),
+        frozenset(spec.centres.exclude),
+    )
     reasons = [fit.static_reason(probe, pool) for pool in pools]
     if not pools:
         raise InvalidInput([FieldError("resources", "no centre has registered any pool yet")])
@@ -160,14 +172,26 @@ def _check_runnable(uow: UnitOfWork, ctx: Context, spec: JobSpec, request: Resou
     code = _most_telling(counts, request)
     messages = sorted({f"{r.centre}/{r.pool}: {r.message}" for r in reasons if r is not None and r.code is code})
     wanted = " or ".join(f"{o.per_node} x {o.model}" for o in request.options) or "CPU only"
-    raise InvalidInput([FieldError(_FIELD_FOR_REASON[code], f"no pool can run {wanted} per node x "
-                                   f"{request.nodes} node(s): " + "; ".join(messages[:6]))])
+    raise InvalidInput(
+        [
+            FieldError(
+                _FIELD_FOR_REASON[code],
+                f"no pool can run {wanted} per node x {request.nodes} node(s): " + "; ".join(messages[:6]),
+            )
+        ]
+    )
 
 
 def _most_telling(counts: dict[ReasonCode, int], request: ResourceRequest) -> ReasonCode:
     """The reason to show first: a shape problem on pools of the right model beats 'wrong model'."""
-    for code in (ReasonCode.TOO_MANY_ACCELERATORS, ReasonCode.TOO_MANY_NODES, ReasonCode.CPUS_PER_NODE,
-                 ReasonCode.MEMORY_PER_NODE, ReasonCode.CENTRE_NOT_ALLOWED, ReasonCode.CENTRE_EXCLUDED):
+    for code in (
+        ReasonCode.TOO_MANY_ACCELERATORS,
+        ReasonCode.TOO_MANY_NODES,
+        ReasonCode.CPUS_PER_NODE,
+        ReasonCode.MEMORY_PER_NODE,
+        ReasonCode.CENTRE_NOT_ALLOWED,
+        ReasonCode.CENTRE_EXCLUDED,
+    ):
         if code in counts:
             return code
     return max(counts, key=lambda c: counts[c])
@@ -198,8 +222,9 @@ def _labels(uow: UnitOfWork, attempts: tuple[Attempt, ...]) -> dict[str, str]:
     return labels
 
 
-def list_jobs(ctx: Context, principal: Principal, flt: JobFilter, limit: int,
-              cursor: str | None) -> tuple[list[Job], str | None]:
+def list_jobs(
+    ctx: Context, principal: Principal, flt: JobFilter, limit: int, cursor: str | None
+) -> tuple[list[Job], str | None]:
     """A page of jobs, newest first; the cursor is the last id of the previous page."""
     require_user(principal)
     if not principal.is_platform:
@@ -221,12 +246,20 @@ def cancel_job(ctx: Context, principal: Principal, job_id: str) -> Job:
             raise Forbidden("members may cancel only their own jobs; ask a tenant admin")
         check_transition(job.state, JobState.CANCELLED)  # 409 for a finished job, with its reason
         if job.state in PENDING | {JobState.PLACED, JobState.PREEMPTED, JobState.LOST}:
-            return move(uow, job, JobState.CANCELLED, f"cancelled by {principal.name}", principal.name, now,
-                        cancel_requested_at=now)
+            return move(
+                uow,
+                job,
+                JobState.CANCELLED,
+                f"cancelled by {principal.name}",
+                principal.name,
+                now,
+                cancel_requested_at=now,
+            )
         if job.cancel_requested_at is not None:
             return job
-        updated = replace(job, cancel_requested_at=now, state_reason=f"cancelling: requested by {principal.name}",
-                          updated_at=now)
+        updated = replace(
+            job, cancel_requested_at=now, state_reason=f"cancelling: requested by {principal.name}", updated_at=now
+        )
         uow.jobs.update_fields(job, updated)
         return replace(updated, version=job.version + 1)
 
@@ -238,8 +271,9 @@ def job_events(ctx: Context, principal: Principal, job_id: str) -> list[JobEvent
         return uow.jobs.events(job.id)
 
 
-def read_logs(ctx: Context, principal: Principal, job_id: str, attempt: int | None, offset: int,
-              limit: int) -> LogSlice:
+def read_logs(
+    ctx: Context, principal: Principal, job_id: str, attempt: int | None, offset: int, limit: int
+) -> LogSlice:
     require_user(principal)
     if offset < 0:
         raise InvalidInput([FieldError("offset", "must be >= 0")])

@@ -13,8 +13,16 @@ from suanli.ports import UnitOfWork
 _ATTEMPT_FINAL = frozenset(TERMINAL | {JobState.PREEMPTED, JobState.LOST, JobState.QUEUED})
 
 
-def move(uow: UnitOfWork, job: Job, to: JobState, reason: str, actor: str, now: datetime,
-         attempt_state: JobState | None = None, **changes: object) -> Job:
+def move(
+    uow: UnitOfWork,
+    job: Job,
+    to: JobState,
+    reason: str,
+    actor: str,
+    now: datetime,
+    attempt_state: JobState | None = None,
+    **changes: object,
+) -> Job:
     """Transition `job` to `to` (checked against the table), record the event, and keep the current
     attempt's state in step (`attempt_state` overrides what the attempt becomes). Raises
     InvalidTransition (409), or Conflict if the job changed meanwhile."""

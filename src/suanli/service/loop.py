@@ -44,8 +44,14 @@ class SchedulerLoop:
                     self.cycles += 1
                     self.last_report = report
                     if report.placed or report.rejected or report.revoked or report.lost:
-                        log.info("cycle: placed=%d waiting=%d rejected=%d revoked=%d lost=%d", report.placed,
-                                 report.waiting, report.rejected, report.revoked, report.lost)
+                        log.info(
+                            "cycle: placed=%d waiting=%d rejected=%d revoked=%d lost=%d",
+                            report.placed,
+                            report.waiting,
+                            report.rejected,
+                            report.revoked,
+                            report.lost,
+                        )
             except Exception:  # noqa: BLE001 - the loop must survive a bad cycle and say so
                 log.exception("scheduling cycle failed; retrying in %.1fs", interval)
             self._wake.wait(interval)

@@ -38,8 +38,7 @@ class CycleReport:
     placements: list[Placement] = field(default_factory=list)
 
 
-def pool_states(uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta,
-                catalogue: Catalogue) -> list[PoolState]:
+def pool_states(uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta, catalogue: Catalogue) -> list[PoolState]:
     """Every pool with its free resources per node, its centre's status and its price in effect."""
     centres = {c.id: c for c in uow.centres.list()}
     cards: dict[str, list[PriceCard]] = {}
@@ -49,8 +48,11 @@ def pool_states(uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta,
     for attempt in uow.attempts.in_states(sorted(HOLDS_CAPACITY)):
         for node in attempt.node_indices:
             a, c, m = used.get((attempt.pool_id, node), (0, 0.0, 0.0))
-            used[(attempt.pool_id, node)] = (a + attempt.per_node, c + attempt.cpus_per_node,
-                                             m + attempt.memory_gib_per_node)
+            used[(attempt.pool_id, node)] = (
+                a + attempt.per_node,
+                c + attempt.cpus_per_node,
+                m + attempt.memory_gib_per_node,
+            )
     states = []
     for pool in uow.pools.list():
         centre = centres[pool.centre_id]
@@ -61,8 +63,7 @@ def pool_states(uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta,
         free = []
         for i in range(up):
             a, c, m = used.get((pool.id, i), (0, 0.0, 0.0))
-            free.append(NodeFree(pool.accelerators_per_node - a, pool.cpus_per_node - c,
-                                 pool.memory_gib_per_node - m))
+            free.append(NodeFree(pool.accelerators_per_node - a, pool.cpus_per_node - c, pool.memory_gib_per_node - m))
         card = price_in_effect(cards.get(pool.id, []), now)
         states.append(
             PoolState(
@@ -123,16 +124,24 @@ def run_cycle(ctx: Context, policy: str | None = None) -> CycleReport:
     return report
 
 
-def apply_result(ctx: Context, result: CycleResult, jobs: dict[str, Job], broken: dict[str, str],
-                 now: datetime, report: CycleReport) -> None:
+def apply_result(
+    ctx: Context, result: CycleResult, jobs: dict[str, Job], broken: dict[str, str], now: datetime, report: CycleReport
+) -> None:
     """Write placements (compare-and-set on each job), waiting reasons and rejections."""
     with ctx.store.uow() as uow:
         for placement in result.placements:
             job = jobs[placement.job_id]
             number = job.attempts + 1
             try:
-                move(uow, job, JobState.PLACED, _placed_reason(snapshot_label(uow, placement), placement),
-                     ACTOR, now, attempts=number)
+                move(
+                    uow,
+                    job,
+                    JobState.PLACED,
+                    _placed_reason(snapshot_label(uow, placement), placement),
+                    ACTOR,
+                    now,
+                    attempts=number,
+                )
             except Conflict:
                 report.conflicts += 1  # cancelled (or otherwise changed) since the snapshot was taken
                 continue
@@ -229,14 +238,25 @@ def expire(ctx: Context, now: datetime, report: CycleReport) -> None:
             try:
                 if attempt.state is JobState.PLACED and now - attempt.placed_at > placement_timeout:
                     status = centre.status(now, ctx.heartbeat_timeout)
-                    why = f"centre {centre.name} is {status}" if status is not CentreStatus.ONLINE else \
-                        f"centre {centre.name} did not take it"
-                    move(uow, job, JobState.QUEUED, f"placement revoked after {int(placement_timeout.total_seconds())}s: "
-                         f"{why}; back in the queue", ACTOR, now, attempt_state=JobState.LOST)
+                    why = (
+                        f"centre {centre.name} is {status}"
+                        if status is not CentreStatus.ONLINE
+                        else f"centre {centre.name} did not take it"
+                    )
+                    move(
+                        uow,
+                        job,
+                        JobState.QUEUED,
+                        f"placement revoked after {int(placement_timeout.total_seconds())}s: {why}; back in the queue",
+                        ACTOR,
+                        now,
+                        attempt_state=JobState.LOST,
+                    )
                     report.revoked += 1
                 elif attempt.state is not JobState.PLACED and _silent_for(centre.last_heartbeat_at, now) > lost_timeout:
-                    declare_lost(uow, job, f"centre {centre.name} silent for over "
-                                 f"{int(lost_timeout.total_seconds())}s", now)
+                    declare_lost(
+                        uow, job, f"centre {centre.name} silent for over {int(lost_timeout.total_seconds())}s", now
+                    )
                     report.lost += 1
             except Conflict:
                 report.conflicts += 1
@@ -250,5 +270,6 @@ def declare_lost(uow: UnitOfWork, job: Job, detail: str, now: datetime, actor: s
     """LOST, then requeued or failed by the job's retry policy (or cancelled if the tenant asked)."""
     job = move(uow, job, JobState.LOST, f"lost: {detail}", actor, now)
     verdict = judge_outcome(job, Outcome.LOST, None, detail)
-    return move(uow, job, verdict.state, verdict.reason, actor, now, restarts=verdict.restarts,
-                requeues=verdict.requeues)
+    return move(
+        uow, job, verdict.state, verdict.reason, actor, now, restarts=verdict.restarts, requeues=verdict.requeues
+    )

@@ -8,7 +8,6 @@ from suanli.domain.errors import Conflict, FieldError, Forbidden, InvalidInput, 
 from suanli.domain.ids import new_id
 from suanli.domain.tenants import (
     PLATFORM_ROLES,
-    SLUG_RE,
     USER_NAME_RE,
     Principal,
     Role,
@@ -18,8 +17,9 @@ from suanli.domain.tenants import (
     TokenSecret,
     User,
     UserStatus,
+    check_slug,
 )
-from suanli.service.access import require_role, require_user, require_writer, visible_tenant
+from suanli.service.access import only_fields, require_role, require_user, require_writer, visible_tenant
 from suanli.service.auth import mint_user_token
 from suanli.service.context import Context
 
@@ -42,14 +42,9 @@ class UserInput:
     email: str = ""
 
 
-def _check_slug(value: str, field: str) -> None:
-    if not SLUG_RE.match(value):
-        raise InvalidInput([FieldError(field, "1-63 lower-case letters, digits or '-', not starting or ending with '-'")])
-
-
 def create_tenant(ctx: Context, principal: Principal, data: TenantInput) -> Tenant:
     require_role(principal, Role.CITY_ADMIN)
-    _check_slug(data.name, "name")
+    check_slug(data.name, "name")
     now = ctx.clock.now()
     tenant = Tenant(
         id=new_id("tenant", now),
@@ -70,10 +65,7 @@ def create_tenant(ctx: Context, principal: Principal, data: TenantInput) -> Tena
 def update_tenant(ctx: Context, principal: Principal, tenant_id: str, changes: dict[str, object]) -> Tenant:
     """City admins change a tenant's profile or status (e.g. suspend it)."""
     require_role(principal, Role.CITY_ADMIN)
-    allowed = {"display_name", "kind", "sme", "registered_city", "industry", "status"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise InvalidInput([FieldError(f, "cannot be changed") for f in sorted(unknown)])
+    only_fields(changes, {"display_name", "kind", "sme", "registered_city", "industry", "status"})
     with ctx.store.uow() as uow:
         tenant = uow.tenants.get(tenant_id)
         if tenant is None:
@@ -152,7 +144,7 @@ def bootstrap(ctx: Context, tenant_name: str = "city", admin_name: str = "admin"
 
     Allowed only while the database has no users at all, so it cannot be used to take over a platform.
     """
-    _check_slug(tenant_name, "tenant")
+    check_slug(tenant_name, "tenant")
     now = ctx.clock.now()
     with ctx.store.uow() as uow:
         if uow.users.count() > 0:
@@ -169,7 +161,8 @@ def bootstrap(ctx: Context, tenant_name: str = "city", admin_name: str = "admin"
             created_at=now,
         )
         uow.tenants.add(tenant)
-        admin = User(new_id("user", now), tenant.id, admin_name, admin_name, "", Role.CITY_ADMIN,
-                     UserStatus.ACTIVE, now)
+        admin = User(
+            new_id("user", now), tenant.id, admin_name, admin_name, "", Role.CITY_ADMIN, UserStatus.ACTIVE, now
+        )
         uow.users.add(admin)
         return mint_user_token(uow, admin.id, "bootstrap", now, ttl=None)

@@ -265,8 +265,7 @@ class SqlLogRepo:
         )
         rest = self.s.scalars(
             select(LogChunkRow)
-            .where(LogChunkRow.attempt_id == attempt_id, LogChunkRow.start > offset,
-                   LogChunkRow.start < offset + limit)
+            .where(LogChunkRow.attempt_id == attempt_id, LogChunkRow.start > offset, LogChunkRow.start < offset + limit)
             .order_by(LogChunkRow.start)
         )
         out = bytearray()

@@ -189,7 +189,9 @@ class SqlTokenRepo:
 
     def revoke(self, token_id: str, at: datetime) -> None:
         self.s.execute(
-            update(ApiTokenRow).where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None)).values(revoked_at=at)
+            update(ApiTokenRow)
+            .where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None))
+            .values(revoked_at=at)
         )
 
     def touch(self, token_id: str, at: datetime) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from suanli.store.types import JSONType, ExactDecimal, UTCDateTime
+from suanli.store.types import ExactDecimal, JSONType, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

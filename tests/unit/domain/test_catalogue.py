@@ -8,8 +8,19 @@ from suanli.domain.errors import InvalidInput
 
 def test_builtin_catalogue_has_the_seeded_models_with_sources():
     catalogue = builtin_catalogue()
-    for model in ("A100", "H100", "H800", "H20", "L40S", "RTX4090", "Ascend910", "Ascend910B", "DCU-K100",
-                  "MLU370-X8", "CPU-X86"):
+    for model in (
+        "A100",
+        "H100",
+        "H800",
+        "H20",
+        "L40S",
+        "RTX4090",
+        "Ascend910",
+        "Ascend910B",
+        "DCU-K100",
+        "MLU370-X8",
+        "CPU-X86",
+    ):
         entry = catalogue.get(model)
         assert entry is not None, model
         assert entry.source.strip(), f"{model} must cite its source"
@@ -21,8 +32,18 @@ def test_builtin_catalogue_has_the_seeded_models_with_sources():
 
 def test_amendment_replaces_a_figure_and_keeps_the_rest():
     catalogue = builtin_catalogue()
-    fixed = model_from_mapping({"id": "Ascend910B", "vendor": "Huawei", "memory_gib": 64, "fp16_tflops": "376",
-                                "stack": "cann", "domestic": True, "source": "centre acceptance test"}, "operator")
+    fixed = model_from_mapping(
+        {
+            "id": "Ascend910B",
+            "vendor": "Huawei",
+            "memory_gib": 64,
+            "fp16_tflops": "376",
+            "stack": "cann",
+            "domestic": True,
+            "source": "centre acceptance test",
+        },
+        "operator",
+    )
     amended = catalogue.amended([fixed])
     assert amended.get("Ascend910B").fp16_tflops == Decimal("376")
     assert amended.get("Ascend910B").origin == "operator"

@@ -19,23 +19,66 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 STACKS = {"A100": Stack.CUDA, "H800": Stack.CUDA, "Ascend910B": Stack.CANN, "CPU-X86": Stack.CPU}
 
 
-def pool(pid: str, model: str = "A100", nodes: int = 2, per_node: int = 8, price: str = "10", *,
-         free: list[int] | None = None, centre: str = "c1", status: CentreStatus = CentreStatus.ONLINE,
-         cpus: float = 64, memory: float = 512) -> PoolState:
+def pool(
+    pid: str,
+    model: str = "A100",
+    nodes: int = 2,
+    per_node: int = 8,
+    price: str = "10",
+    *,
+    free: list[int] | None = None,
+    centre: str = "c1",
+    status: CentreStatus = CentreStatus.ONLINE,
+    cpus: float = 64,
+    memory: float = 512,
+) -> PoolState:
     free_accel = free if free is not None else [per_node] * nodes
-    return PoolState(pool_id=pid, pool_name=pid, centre_id=f"id-{centre}", centre_name=centre, model=model,
-                     stack=STACKS[model], accelerators_per_node=per_node, cpus_per_node=cpus,
-                     memory_gib_per_node=memory, node_count=nodes,
-                     free=tuple(NodeFree(a, cpus, memory) for a in free_accel), centre_status=status,
-                     price=Decimal(price), price_card_id=f"card-{pid}", preemptible_discount=Decimal("0.5"))
+    return PoolState(
+        pool_id=pid,
+        pool_name=pid,
+        centre_id=f"id-{centre}",
+        centre_name=centre,
+        model=model,
+        stack=STACKS[model],
+        accelerators_per_node=per_node,
+        cpus_per_node=cpus,
+        memory_gib_per_node=memory,
+        node_count=nodes,
+        free=tuple(NodeFree(a, cpus, memory) for a in free_accel),
+        centre_status=status,
+        price=Decimal(price),
+        price_card_id=f"card-{pid}",
+        preemptible_discount=Decimal("0.5"),
+    )
 
 
-def job(jid: str, model: str | None = "A100", per_node: int = 1, nodes: int = 1, *, priority: int = 50,
-        age: int = 0, max_price: str | None = None, cpus: float = 1, memory: float = 1, preemptible: bool = False,
-        allow: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> PendingJob:
+def job(
+    jid: str,
+    model: str | None = "A100",
+    per_node: int = 1,
+    nodes: int = 1,
+    *,
+    priority: int = 50,
+    age: int = 0,
+    max_price: str | None = None,
+    cpus: float = 1,
+    memory: float = 1,
+    preemptible: bool = False,
+    allow: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+) -> PendingJob:
     options = (Option(model, per_node, STACKS[model]),) if model else ()
-    return PendingJob(jid, "tenant", priority, T0 - timedelta(seconds=age), ResourceRequest(options, nodes, cpus, memory),
-                      preemptible, Decimal(max_price) if max_price else None, frozenset(allow), frozenset(exclude))
+    return PendingJob(
+        jid,
+        "tenant",
+        priority,
+        T0 - timedelta(seconds=age),
+        ResourceRequest(options, nodes, cpus, memory),
+        preemptible,
+        Decimal(max_price) if max_price else None,
+        frozenset(allow),
+        frozenset(exclude),
+    )
 
 
 def test_cheapest_pool_with_room_wins_and_the_choice_is_explained():
@@ -81,19 +124,25 @@ def test_capacity_is_consumed_within_a_cycle():
 
 
 def test_higher_priority_goes_first_then_older():
-    jobs = [job("old-low", per_node=8, priority=10, age=100), job("new-high", per_node=8, priority=90),
-            job("old-mid", per_node=8, priority=50, age=50), job("new-mid", per_node=8, priority=50, age=1)]
+    jobs = [
+        job("old-low", per_node=8, priority=10, age=100),
+        job("new-high", per_node=8, priority=90),
+        job("old-mid", per_node=8, priority=50, age=50),
+        job("new-mid", per_node=8, priority=50, age=1),
+    ]
     result = decide(Snapshot((pool("p", nodes=2),)), jobs, "fit-price", T0)
     assert [p.job_id for p in result.placements] == ["new-high", "old-mid"]
 
 
 def test_every_waiting_job_has_a_reason_per_pool():
-    snapshot = Snapshot((
-        pool("busy", free=[0, 0]),
-        pool("dear", price="99", centre="c2"),
-        pool("down", centre="c3", status=CentreStatus.OFFLINE),
-        pool("npu", model="Ascend910B", centre="c4"),
-    ))
+    snapshot = Snapshot(
+        (
+            pool("busy", free=[0, 0]),
+            pool("dear", price="99", centre="c2"),
+            pool("down", centre="c3", status=CentreStatus.OFFLINE),
+            pool("npu", model="Ascend910B", centre="c4"),
+        )
+    )
     result = decide(snapshot, [job("j", max_price="50")], "fit-price", T0)
     codes = {r.pool_id: r.code for r in result.waiting["j"]}
     assert codes == {
@@ -137,14 +186,22 @@ def test_decide_is_deterministic_and_does_not_touch_its_input():
 # ------------------------------------------------------------------------------------------ properties
 
 pools_strategy = st.lists(
-    st.tuples(st.sampled_from(["A100", "H800", "Ascend910B"]), st.integers(1, 4), st.sampled_from([4, 8]),
-              st.integers(1, 40)),
-    min_size=1, max_size=5,
+    st.tuples(
+        st.sampled_from(["A100", "H800", "Ascend910B"]), st.integers(1, 4), st.sampled_from([4, 8]), st.integers(1, 40)
+    ),
+    min_size=1,
+    max_size=5,
 )
 jobs_strategy = st.lists(
-    st.tuples(st.sampled_from(["A100", "H800", "Ascend910B"]), st.integers(1, 8), st.integers(1, 3),
-              st.integers(0, 100), st.floats(1, 64)),
-    min_size=1, max_size=25,
+    st.tuples(
+        st.sampled_from(["A100", "H800", "Ascend910B"]),
+        st.integers(1, 8),
+        st.integers(1, 3),
+        st.integers(0, 100),
+        st.floats(1, 64),
+    ),
+    min_size=1,
+    max_size=25,
 )
 
 
@@ -155,8 +212,10 @@ def test_no_decision_ever_overcommits_a_pool_or_splits_a_gang(pool_specs, job_sp
     for i, (model, nodes, per_node, price) in enumerate(pool_specs):
         free = [data.draw(st.integers(0, per_node)) for _ in range(nodes)]
         pools.append(pool(f"p{i}", model, nodes, per_node, str(price), free=free, centre=f"c{i}"))
-    jobs = [job(f"j{i}", model, per_node, nodes, priority=prio, age=i, cpus=cpus)
-            for i, (model, per_node, nodes, prio, cpus) in enumerate(job_specs)]
+    jobs = [
+        job(f"j{i}", model, per_node, nodes, priority=prio, age=i, cpus=cpus)
+        for i, (model, per_node, nodes, prio, cpus) in enumerate(job_specs)
+    ]
     result = decide(Snapshot(tuple(pools)), jobs, "fit-price", T0)
     by_id = {p.pool_id: p for p in pools}
     used: dict[tuple[str, int], list[float]] = {}

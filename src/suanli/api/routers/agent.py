@@ -124,17 +124,29 @@ class AgentCentreOut(BaseModel):
 @router.get("/centre", summary="The agent's own centre and its registered pools")
 def centre(ctx: Ctx, caller: Caller) -> AgentCentreOut:
     name, pools = agents.my_centre(ctx, caller)
-    return AgentCentreOut(name=name, pools=[AgentPoolOut(name=p.name, model=p.model, stack=p.stack.value,
-                                                         nodes=p.nodes, accelerators_per_node=p.accelerators_per_node,
-                                                         cpus_per_node=p.cpus_per_node,
-                                                         memory_gib_per_node=p.memory_gib_per_node) for p in pools])
+    return AgentCentreOut(
+        name=name,
+        pools=[
+            AgentPoolOut(
+                name=p.name,
+                model=p.model,
+                stack=p.stack.value,
+                nodes=p.nodes,
+                accelerators_per_node=p.accelerators_per_node,
+                cpus_per_node=p.cpus_per_node,
+                memory_gib_per_node=p.memory_gib_per_node,
+            )
+            for p in pools
+        ],
+    )
 
 
 @router.post("/heartbeat")
 def heartbeat(body: HeartbeatIn, ctx: Ctx, caller: Caller) -> HeartbeatOut:
     reply = agents.heartbeat(ctx, caller, body.pools, body.running, body.info)
-    return HeartbeatOut(cancel=reply.cancel, forget=reply.forget, unknown_pools=reply.unknown_pools,
-                        server_time=datetime.now(UTC))
+    return HeartbeatOut(
+        cancel=reply.cancel, forget=reply.forget, unknown_pools=reply.unknown_pools, server_time=datetime.now(UTC)
+    )
 
 
 @router.post("/lease", summary="Take the jobs placed on this centre (each is handed out once)")
@@ -152,13 +164,14 @@ def reports(body: ReportsIn, request: Request, ctx: Ctx, caller: Caller) -> list
     items = [agents.StateReport(**r.model_dump()) for r in body.reports]
     results = agents.report(ctx, caller, items)
     wake_scheduler(request)
-    return [ReportOut(attempt_id=r.attempt_id, accepted=r.accepted, job_state=str(r.job_state), note=r.note)
-            for r in results]
+    return [
+        ReportOut(attempt_id=r.attempt_id, accepted=r.accepted, job_state=str(r.job_state), note=r.note)
+        for r in results
+    ]
 
 
 @router.post("/attempts/{attempt_id}/logs", summary="Append raw log bytes at an offset (octet-stream)")
-async def append_log(attempt_id: str, request: Request,
-                     offset: Annotated[int, Query(ge=0)]) -> LogAckOut:
+async def append_log(attempt_id: str, request: Request, offset: Annotated[int, Query(ge=0)]) -> LogAckOut:
     ctx = get_context(request)
     caller = await run_in_threadpool(get_principal, request, request.headers.get("authorization"))
     data = await read_limited(request, ctx.settings.limits.max_log_chunk_bytes, "log chunk")

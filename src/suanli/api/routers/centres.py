@@ -65,8 +65,9 @@ def patch_pool(pool_id: str, body: PoolPatch, ctx: Ctx, caller: Caller) -> PoolO
 
 @router.post("/pools/{pool_id}/prices", status_code=status.HTTP_201_CREATED, summary="Publish a price card")
 def create_price(pool_id: str, body: PriceCreate, ctx: Ctx, caller: Caller) -> PriceOut:
-    card = centres.add_price(ctx, caller, pool_id, body.price, body.preemptible_discount, body.valid_from,
-                             body.valid_to)
+    card = centres.add_price(
+        ctx, caller, pool_id, body.price, body.preemptible_discount, body.valid_from, body.valid_to
+    )
     return PriceOut.of(card)
 
 
@@ -75,8 +76,11 @@ def list_prices(pool_id: str, ctx: Ctx, caller: Caller) -> list[PriceOut]:
     return [PriceOut.of(c) for c in centres.list_prices(ctx, caller, pool_id)]
 
 
-@router.post("/centres/{centre_id}/agent-tokens", status_code=status.HTTP_201_CREATED,
-             summary="Create the token a centre's agent uses; shown once")
+@router.post(
+    "/centres/{centre_id}/agent-tokens",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create the token a centre's agent uses; shown once",
+)
 def create_agent_token(centre_id: str, body: TokenCreate, ctx: Ctx, caller: Caller) -> TokenCreated:
     return TokenCreated.of(centres.create_agent_token(ctx, caller, centre_id, body.name))
 
@@ -84,11 +88,15 @@ def create_agent_token(centre_id: str, body: TokenCreate, ctx: Ctx, caller: Call
 @router.get("/capacity", summary="The city's capacity in PFLOPS FP16 and what is in use")
 def capacity(ctx: Ctx, caller: Caller) -> CapacityOut:
     c = centres.city_capacity(ctx, caller)
-    return CapacityOut(centres=c.centres, centres_online=c.centres_online,
-                       pflops_fp16=format(c.pflops_fp16.normalize(), "f"),
-                       pflops_fp16_online=format(c.pflops_fp16_online.normalize(), "f"),
-                       accelerators_total=c.accelerators_total, accelerators_in_use=c.accelerators_in_use,
-                       by_model=c.units_by_model)
+    return CapacityOut(
+        centres=c.centres,
+        centres_online=c.centres_online,
+        pflops_fp16=format(c.pflops_fp16.normalize(), "f"),
+        pflops_fp16_online=format(c.pflops_fp16_online.normalize(), "f"),
+        accelerators_total=c.accelerators_total,
+        accelerators_in_use=c.accelerators_in_use,
+        by_model=c.units_by_model,
+    )
 
 
 @router.get("/catalogue/accelerators", tags=["catalogue"], summary="The accelerator catalogue")
@@ -97,8 +105,12 @@ def get_catalogue(ctx: Ctx, caller: Caller) -> CatalogueOut:
     return CatalogueOut.of(catalogue.get_catalogue(ctx))
 
 
-@router.post("/catalogue/accelerators", tags=["catalogue"], status_code=status.HTTP_201_CREATED,
-             summary="Add a model or amend a figure (operators, city admins); cite the source")
+@router.post(
+    "/catalogue/accelerators",
+    tags=["catalogue"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a model or amend a figure (operators, city admins); cite the source",
+)
 def amend_catalogue(body: AcceleratorModelIn, ctx: Ctx, caller: Caller) -> AcceleratorModelOut:
     raw = body.model_dump(exclude_none=True)
     return AcceleratorModelOut.of(catalogue.amend_catalogue(ctx, caller, raw))

@@ -29,10 +29,15 @@ _SPEC_BODY = {
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_SPEC_BODY,
-             summary="Submit a job (JSON or YAML); a repeated Idempotency-Key returns the first job (200)")
-async def submit(request: Request, response: Response,
-                 idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> JobOut:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_SPEC_BODY,
+    summary="Submit a job (JSON or YAML); a repeated Idempotency-Key returns the first job (200)",
+)
+async def submit(
+    request: Request, response: Response, idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
+) -> JobOut:
     ctx = get_context(request)
     caller = await run_in_threadpool(get_principal, request, request.headers.get("authorization"))
     raw = await read_limited(request, ctx.settings.limits.max_spec_bytes, "job spec")
@@ -57,11 +62,17 @@ def _states(raw: str | None) -> tuple[JobState, ...]:
 
 
 @router.get("", summary="Jobs visible to the caller, newest first")
-def list_jobs(ctx: Ctx, caller: Caller,
-              state: Annotated[str | None, Query(description="comma-separated states")] = None,
-              name: str | None = None, centre: str | None = None, user: str | None = None,
-              tenant: Annotated[str | None, Query(description="city admins and auditors only")] = None,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None) -> JobPage:
+def list_jobs(
+    ctx: Ctx,
+    caller: Caller,
+    state: Annotated[str | None, Query(description="comma-separated states")] = None,
+    name: str | None = None,
+    centre: str | None = None,
+    user: str | None = None,
+    tenant: Annotated[str | None, Query(description="city admins and auditors only")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> JobPage:
     flt = JobFilter(tenant_id=tenant, user_id=user, states=_states(state), name=name, centre_id=centre)
     items, next_cursor = jobs.list_jobs(ctx, caller, flt, min(limit, ctx.settings.limits.max_page_size), cursor)
     return JobPage(items=[JobOut.of(j) for j in items], next_cursor=next_cursor)
@@ -86,14 +97,24 @@ def events(job_id: str, ctx: Ctx, caller: Caller) -> list[EventOut]:
 
 
 @router.get("/{job_id}/logs", summary="Output of an attempt (default: the latest) from a byte offset")
-def logs(job_id: str, ctx: Ctx, caller: Caller, attempt: Annotated[int | None, Query(ge=1)] = None,
-         offset: Annotated[int, Query(ge=0)] = 0,
-         limit: Annotated[int, Query(ge=1, le=4 * 1024 * 1024)] = 256 * 1024) -> LogOut:
+def logs(
+    job_id: str,
+    ctx: Ctx,
+    caller: Caller,
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=4 * 1024 * 1024)] = 256 * 1024,
+) -> LogOut:
     piece = jobs.read_logs(ctx, caller, job_id, attempt, offset, limit)
     data = piece.data if piece.complete else _whole_characters(piece.data)
-    return LogOut(attempt=piece.attempt, offset=piece.offset, next_offset=piece.offset + len(data),
-                  data=data.decode("utf-8", errors="replace"), complete=piece.complete and len(data) == len(piece.data),
-                  truncated=piece.truncated)
+    return LogOut(
+        attempt=piece.attempt,
+        offset=piece.offset,
+        next_offset=piece.offset + len(data),
+        data=data.decode("utf-8", errors="replace"),
+        complete=piece.complete and len(data) == len(piece.data),
+        truncated=piece.truncated,
+    )
 
 
 def _whole_characters(data: bytes) -> bytes:
@@ -109,6 +130,10 @@ def _whole_characters(data: bytes) -> bytes:
 @router.get("/{job_id}/why", summary="Why the job waits (per pool), or where and why it was placed")
 def why(job_id: str, ctx: Ctx, caller: Caller) -> WhyOut:
     answer = jobs.why(ctx, caller, job_id)
-    return WhyOut(job_id=answer.job.id, state=answer.job.state.value, summary=answer.summary,
-                  reasons=[PoolReasonOut(**r) for r in answer.reasons],
-                  placement=AttemptOut.of(answer.placement, answer.label) if answer.placement else None)
+    return WhyOut(
+        job_id=answer.job.id,
+        state=answer.job.state.value,
+        summary=answer.summary,
+        reasons=[PoolReasonOut(**r) for r in answer.reasons],
+        placement=AttemptOut.of(answer.placement, answer.label) if answer.placement else None,
+    )

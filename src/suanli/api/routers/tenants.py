@@ -61,8 +61,11 @@ def list_users(tenant_id: str, ctx: Ctx, caller: Caller) -> list[UserOut]:
     return [UserOut.of(u) for u in tenants.list_users(ctx, caller, tenant_id)]
 
 
-@router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED,
-             summary="Create an API token; its secret is shown once")
+@router.post(
+    "/users/{user_id}/tokens",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API token; its secret is shown once",
+)
 def create_token(user_id: str, body: TokenCreate, ctx: Ctx, caller: Caller) -> TokenCreated:
     return TokenCreated.of(auth.create_token(ctx, caller, user_id, body.name, body.ttl_days))
 

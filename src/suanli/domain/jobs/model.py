@@ -117,14 +117,20 @@ def judge_outcome(job: Job, outcome: Outcome, exit_code: int | None, detail: str
         return Verdict(JobState.FAILED, f"exceeded max_runtime of {limit}s; killed", job.restarts, job.requeues)
     if outcome in (Outcome.PREEMPTED, Outcome.LOST):
         if job.cancel_requested_at is not None:
-            return Verdict(JobState.CANCELLED, f"cancelled at the tenant's request ({outcome})", job.restarts,
-                           job.requeues)
+            return Verdict(
+                JobState.CANCELLED, f"cancelled at the tenant's request ({outcome})", job.restarts, job.requeues
+            )
         if job.requeues < retry.max_requeues:
             n = job.requeues + 1
-            return Verdict(JobState.QUEUED, f"requeued after {outcome} ({n}/{retry.max_requeues}){suffix}",
-                           job.restarts, n)
-        return Verdict(JobState.FAILED, f"{outcome} {job.requeues + 1} times; max_requeues reached{suffix}",
-                       job.restarts, job.requeues)
+            return Verdict(
+                JobState.QUEUED, f"requeued after {outcome} ({n}/{retry.max_requeues}){suffix}", job.restarts, n
+            )
+        return Verdict(
+            JobState.FAILED,
+            f"{outcome} {job.requeues + 1} times; max_requeues reached{suffix}",
+            job.restarts,
+            job.requeues,
+        )
     # failed, or cancelled inside the centre's engine without the tenant asking
     if outcome is Outcome.CANCELLED:
         what = "killed inside the centre's engine" + suffix
@@ -134,6 +140,5 @@ def judge_outcome(job: Job, outcome: Outcome, exit_code: int | None, detail: str
         what = f"exit code {exit_code}" if exit_code is not None else "failed"
     if job.restarts < retry.max_restarts_on_failure:
         n = job.restarts + 1
-        return Verdict(JobState.QUEUED, f"{what}; restarting ({n}/{retry.max_restarts_on_failure})", n,
-                       job.requeues)
+        return Verdict(JobState.QUEUED, f"{what}; restarting ({n}/{retry.max_restarts_on_failure})", n, job.requeues)
     return Verdict(JobState.FAILED, what, job.restarts, job.requeues)

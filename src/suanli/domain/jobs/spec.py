@@ -1,23 +1,23 @@
 """The job spec: what a tenant asks to run, close to SkyPilot's task YAML where it fits.
 
-    name: mnist-train
-    kind: train                      # train | finetune | batch-infer | service
-    num_nodes: 1
-    resources:
-      accelerators: A100:1           # or {A100: 1}, or ["A100:8", "H800:8"] = any one of these
-      cpus: 4                        # per node
-      memory: 16                     # GiB per node
-      stack: cuda                    # optional; implied by the accelerator model
-    envs: {EPOCHS: "3"}
-    files: {train.py: "..."}         # the CLI fills this from `workdir:`
-    setup: pip install -r requirements.txt
-    run: python train.py
-    max_runtime: 2h
-    priority: 50                     # 0..100
-    preemptible: false
-    max_price: "30"                  # CNY per accelerator-hour (per core-hour on CPU pools)
-    centres: {allow: [...], exclude: [...]}
-    retry: {max_restarts_on_failure: 0, max_requeues: 10}
+name: mnist-train
+kind: train                      # train | finetune | batch-infer | service
+num_nodes: 1
+resources:
+  accelerators: A100:1           # or {A100: 1}, or ["A100:8", "H800:8"] = any one of these
+  cpus: 4                        # per node
+  memory: 16                     # GiB per node
+  stack: cuda                    # optional; implied by the accelerator model
+envs: {EPOCHS: "3"}
+files: {train.py: "..."}         # the CLI fills this from `workdir:`
+setup: pip install -r requirements.txt
+run: python train.py
+max_runtime: 2h
+priority: 50                     # 0..100
+preemptible: false
+max_price: "30"                  # CNY per accelerator-hour (per core-hour on CPU pools)
+centres: {allow: [...], exclude: [...]}
+retry: {max_restarts_on_failure: 0, max_requeues: 10}
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class Resources(_Strict):
             if len(value) > 16:
                 raise ValueError("at most 16 alternative accelerators")
             return tuple(_parse_option(v) if isinstance(v, str) else v for v in value)
-        raise ValueError("expected \"MODEL:COUNT\", {MODEL: COUNT} or a list of alternatives")
+        raise ValueError('expected "MODEL:COUNT", {MODEL: COUNT} or a list of alternatives')
 
 
 class CentreConstraint(_Strict):

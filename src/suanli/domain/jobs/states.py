@@ -1,11 +1,11 @@
 """Job states and the one table of allowed transitions.
 
-    submitted -> queued -> placed -> starting -> running -> succeeded | failed | cancelled
-                   ^          |          |           |
-                   |          +----------+-----------+--> preempted --(requeued)--> queued
-                   |                                 +--> lost      --(requeued)--> queued
-                   +-- placed/starting/running -- (retry after a failure, or placement revoked)
-    submitted | queued -> rejected (no pool in the city can ever run it)
+submitted -> queued -> placed -> starting -> running -> succeeded | failed | cancelled
+               ^          |          |           |
+               |          +----------+-----------+--> preempted --(requeued)--> queued
+               |                                 +--> lost      --(requeued)--> queued
+               +-- placed/starting/running -- (retry after a failure, or placement revoked)
+submitted | queued -> rejected (no pool in the city can ever run it)
 """
 
 from __future__ import annotations

@@ -53,8 +53,9 @@ class FitPrice:
         return CycleResult(tuple(placements), waiting, rejected)
 
 
-def _placement(job: PendingJob, pool: PoolState, nodes: tuple[int, ...], price: Decimal, options: int,
-               accel: int) -> Placement:
+def _placement(
+    job: PendingJob, pool: PoolState, nodes: tuple[int, ...], price: Decimal, options: int, accel: int
+) -> Placement:
     unit = "core-hour" if pool.is_cpu else "accelerator-hour"
     others = f" among {options} pools with room" if options > 1 else ", the only pool with room"
     return Placement(
