@@ -277,7 +277,7 @@ def job(job_id: str, server: Server = None, token: Token = None) -> None:
     for a in j["attempt_history"] or []:
         out.print(
             f"  attempt {a['number']}: {a['state']} on {a['where']} ({_shape(a)}) at CNY "
-            f"{render.price(a['price'])}/h; exit code {a['exit_code']}; {a['reason']}"
+            f"{render.price(a['price'])}/h: {a['reason'] or a['state']}"
         )
     for e in events:
         out.print(f"  [dim]{e['at'][:19]}[/] {e['from_state'] or '-':>10} -> {e['to_state']:<10} {e['reason']}")

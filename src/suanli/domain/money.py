@@ -35,3 +35,10 @@ def to_fen(amount: Decimal) -> Decimal:
 
 def _err(field: str, message: str) -> FieldError:
     return FieldError(field, message)
+
+
+def format_price(amount: Decimal) -> str:
+    """For people: "18.0000" -> "18.00", "0.0650" -> "0.065" (two decimals at least, no noise after)."""
+    if amount == amount.quantize(FEN):
+        return format(amount.quantize(FEN), "f")
+    return format(amount.normalize(), "f")

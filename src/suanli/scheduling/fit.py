@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from suanli.domain.centres import CentreStatus
 from suanli.domain.jobs.request import Option, ResourceRequest
+from suanli.domain.money import format_price
 from suanli.scheduling.decisions import PoolReason, ReasonCode
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
 
@@ -81,7 +82,9 @@ def availability_reason(job: PendingJob, pool: PoolState) -> PoolReason | None:
     if job.max_price is not None and price > job.max_price:
         unit = "core-hour" if pool.is_cpu else "accelerator-hour"
         return _reason(
-            pool, ReasonCode.PRICE_ABOVE_MAX, f"price ¥{price}/{unit} is above the job's max_price ¥{job.max_price}"
+            pool,
+            ReasonCode.PRICE_ABOVE_MAX,
+            f"price ¥{format_price(price)}/{unit} is above the job's max_price ¥{format_price(job.max_price)}",
         )
     return None
 

@@ -23,7 +23,7 @@ from suanli.domain.jobs.states import PENDING, TERMINAL, JobState, check_transit
 from suanli.domain.tenants import Principal, Role
 from suanli.ports import JobFilter, UnitOfWork
 from suanli.scheduling import fit
-from suanli.scheduling.decisions import ReasonCode
+from suanli.scheduling.decisions import STATIC_CODES, ReasonCode
 from suanli.scheduling.snapshot import PendingJob
 from suanli.service.access import require_job_role, require_user
 from suanli.service.auth import tenant_is_active
@@ -301,4 +301,5 @@ def why(ctx: Context, principal: Principal, job_id: str) -> Why:
     summary = job.state_reason or str(job.state)
     if job.state in PENDING and job.cancel_requested_at is None and not job.pending_reasons:
         summary = "queued: the scheduler has not considered it yet"
-    return Why(job, summary, job.pending_reasons, current, view.labels.get(current.pool_id, "") if current else "")
+    reasons = tuple(sorted(job.pending_reasons, key=lambda r: ReasonCode(r["code"]) in STATIC_CODES))
+    return Why(job, summary, reasons, current, view.labels.get(current.pool_id, "") if current else "")

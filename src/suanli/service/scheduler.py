@@ -208,15 +208,22 @@ def _reject(uow: UnitOfWork, job: Job, reason: str, reasons: Sequence[PoolReason
 
 
 def summarise(reasons: Sequence[PoolReason]) -> str:
-    """One line for people: each distinct message once, the most common first."""
+    """One line for people: what keeps the job from the pools that could run it; pools that never could
+    are counted, not listed (they are all in `why`)."""
+    live = [r for r in reasons if not r.static]
+    shown = live or list(reasons)
     groups: dict[str, list[PoolReason]] = {}
-    for r in reasons:
+    for r in shown:
         groups.setdefault(r.message, []).append(r)
     parts = [
         f"{rs[0].centre}/{rs[0].pool}: {message}" if len(rs) == 1 else f"{message} ({len(rs)} pools)"
         for message, rs in sorted(groups.items(), key=lambda kv: -len(kv[1]))
     ]
-    return "; ".join(parts[:4]) + ("; ..." if len(parts) > 4 else "")
+    text = "; ".join(parts[:3]) + ("; ..." if len(parts) > 3 else "")
+    unfit = len(reasons) - len(live)
+    if live and unfit:
+        text += f" ({unfit} other pool{'s' if unfit > 1 else ''} cannot run it)"
+    return text
 
 
 def _with(job: Job, **changes: object) -> Job:

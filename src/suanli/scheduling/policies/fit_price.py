@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from suanli.domain.money import format_price
 from suanli.scheduling import fit
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, ReasonCode
 from suanli.scheduling.policies import register
@@ -69,7 +70,7 @@ def _placement(
         node_indices=nodes,
         price=price,
         price_card_id=pool.price_card_id,
-        explanation=f"cheapest at ¥{price}/{unit}{others}",
+        explanation=f"cheapest at ¥{format_price(price)}/{unit}{others}",
     )
 
 
