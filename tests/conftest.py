@@ -23,6 +23,7 @@ from suanli.service.auth import authenticate, create_token, mint_agent_token
 from suanli.service.context import Context
 from suanli.service.tenants import bootstrap
 from suanli.store.database import make_engine, migrate
+from suanli.store.memory import MemoryStore
 from suanli.store.tables import Base
 from suanli.store.uow import SqlStore
 
@@ -109,9 +110,13 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
     yield database_template
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[SqlStore]:
-    s = SqlStore(database_url, migrate_schema=False)
+@pytest.fixture(params=["sql", "memory"])
+def store(request: pytest.FixtureRequest) -> Iterator[SqlStore | MemoryStore]:
+    """Every service-level test runs on the SQL store and on its in-memory fake: they must agree."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    s = SqlStore(request.getfixturevalue("database_url"), migrate_schema=False)
     yield s
     s.close()
 
