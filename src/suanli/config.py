@@ -43,6 +43,7 @@ class SchedulerSettings(BaseModel):
     lost_timeout_s: float = Field(
         600.0, gt=0, description="running jobs of a centre offline this long are declared lost"
     )
+    resync_s: float = Field(60.0, gt=0, description="the scheduler rebuilds its cache from the database this often")
 
 
 class AgentSettings(BaseModel):

@@ -126,7 +126,19 @@ class JobRepo(Protocol):
     def update_fields(self, job: Job, to: Job) -> None:
         """Store non-state changes (reasons, cancel flag) if the state is still `job.state`; else Conflict."""
 
+    def changes_since(self, cursor: int, limit: int = 10_000) -> list[tuple[int, str]]:
+        """The job event feed: (event id, job id) of every state change recorded after event `cursor`."""
+
+    def feed_position(self) -> int:
+        """The id of the latest job event (0 if none)."""
+
+    def cancel_requested(self, states: Sequence[JobState]) -> list[Job]: ...
     def events(self, job_id: str) -> list[JobEvent]: ...
+
+
+class WaitRepo(Protocol):
+    def get(self, shapes: Sequence[str]) -> dict[str, tuple[tuple[dict[str, str], ...], str]]: ...
+    def put(self, shape: str, reasons: Sequence[dict[str, str]], summary: str, at: datetime) -> None: ...
 
 
 class AttemptRepo(Protocol):
@@ -163,6 +175,7 @@ class UnitOfWork(Protocol):
     attempts: AttemptRepo
     logs: LogRepo
     usage: UsageRepo
+    waits: WaitRepo
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -65,8 +65,11 @@ def test_job_updates_are_compare_and_set(seeded):
         moved = replace(first, state=JobState.CANCELLED)
         uow.jobs.transition(first, moved, JobEvent("job_1", T0, JobState.QUEUED, JobState.CANCELLED, "x", "ann"))
     with pytest.raises(Conflict), seeded.uow() as uow:
-        uow.jobs.transition(first, replace(first, state=JobState.PLACED),
-                            JobEvent("job_1", T0, JobState.QUEUED, JobState.PLACED, "late", "scheduler"))
+        uow.jobs.transition(
+            first,
+            replace(first, state=JobState.PLACED),
+            JobEvent("job_1", T0, JobState.QUEUED, JobState.PLACED, "late", "scheduler"),
+        )
     with seeded.uow() as uow:
         stored = uow.jobs.get("job_1")
         assert stored.state is JobState.CANCELLED and stored.version == 1

@@ -58,8 +58,26 @@ class PoolState:
 
 
 @dataclass(frozen=True, slots=True)
+class RunningJob:
+    """Capacity held now by one attempt (placed, starting or running), and when it is expected to end."""
+
+    job_id: str
+    tenant_id: str
+    pool_id: str
+    node_indices: tuple[int, ...]
+    per_node: int
+    cpus: float
+    memory_gib: float
+    priority: int
+    preemptible: bool
+    started_at: datetime
+    expected_end: datetime  # from the runtime estimate, never later than the max_runtime deadline
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     pools: tuple[PoolState, ...]
+    running: tuple[RunningJob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +93,6 @@ class PendingJob:
     max_price: Decimal | None = None
     allow_centres: frozenset[str] = field(default_factory=frozenset)
     exclude_centres: frozenset[str] = field(default_factory=frozenset)
+    shape: str = ""  # jobs of one shape fit the same pools the same way (see domain.jobs.request.shape_key)
+    name: str = ""
+    max_runtime_s: int = 86400

@@ -104,13 +104,17 @@ def heartbeat(
             pool = known.get(name)
             if pool is not None and pool.nodes_up != up:
                 uow.pools.update(replace(pool, nodes_up=max(0, min(up, pool.nodes))))
-        active = {a.id: a for a in uow.attempts.in_states(ACTIVE, centre_id=centre_id)}
         cancel = []
-        for attempt in active.values():
-            job = uow.jobs.get(attempt.job_id)
-            if job is not None and job.cancel_requested_at is not None:
+        for job in uow.jobs.cancel_requested(ACTIVE):
+            attempt = uow.attempts.get(job.current_attempt_id or "")
+            if attempt is not None and attempt.centre_id == centre_id:
                 cancel.append(attempt.id)
-        forget = [a for a in running if a not in active]
+        forget = []
+        for attempt_id in running:
+            attempt = uow.attempts.get(attempt_id)
+            job = uow.jobs.get(attempt.job_id) if attempt is not None and attempt.centre_id == centre_id else None
+            if job is None or job.current_attempt_id != attempt_id or job.state not in ACTIVE:
+                forget.append(attempt_id)
     return HeartbeatReply(sorted(cancel), sorted(forget), sorted(set(pools) - set(known)))
 
 

@@ -17,7 +17,7 @@ from suanli.domain.errors import (
 )
 from suanli.domain.ids import new_id
 from suanli.domain.jobs.model import Attempt, Job, JobEvent
-from suanli.domain.jobs.request import ResourceRequest, resolve_request
+from suanli.domain.jobs.request import ResourceRequest, resolve_request, shape_key
 from suanli.domain.jobs.spec import JobSpec, parse_spec, parse_spec_text, spec_fingerprint
 from suanli.domain.jobs.states import PENDING, TERMINAL, JobState, check_transition
 from suanli.domain.tenants import Principal, Role
@@ -30,7 +30,7 @@ from suanli.service.auth import tenant_is_active
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 from suanli.service.lifecycle import move
-from suanli.service.scheduler import pool_states
+from suanli.service.scheduler import pool_templates
 
 # Which spec field to blame when no pool anywhere could run a job, by the reason most pools gave.
 _FIELD_FOR_REASON = {
@@ -112,7 +112,9 @@ def submit_job(
                 if first is not None:
                     return _replayed(first, spec), False
             catalogue = effective_catalogue(uow)
-            _check_runnable(uow, ctx, spec, resolve_request(spec, catalogue), catalogue)
+            request = resolve_request(spec, catalogue)
+            _check_runnable(uow, ctx, spec, request, catalogue)
+            job = replace(job, shape=shape_key(spec, request))
             uow.jobs.add(job, events)
     except AlreadyExists:  # a concurrent request with the same key won the race
         with ctx.store.uow() as uow:
@@ -148,7 +150,7 @@ def _check_runnable(
             listed = ", ".join(sorted(known)) or "none yet"
             raise InvalidInput([FieldError(path, f"unknown centre(s) {', '.join(unknown)}; centres: {listed}")])
     now = ctx.clock.now()
-    pools = pool_states(uow, now, ctx.heartbeat_timeout, catalogue)
+    pools = pool_templates(uow, now, ctx.heartbeat_timeout, catalogue)
     probe = PendingJob(
         "probe",
         "probe",
@@ -207,9 +209,18 @@ def _visible_job(uow: UnitOfWork, principal: Principal, job_id: str) -> Job:
 def get_job(ctx: Context, principal: Principal, job_id: str) -> JobView:
     require_user(principal)
     with ctx.store.uow() as uow:
-        job = _visible_job(uow, principal, job_id)
+        job = _with_wait_summary(uow, [_visible_job(uow, principal, job_id)])[0]
         attempts = tuple(uow.attempts.for_job(job.id))
         return JobView(job, attempts, _labels(uow, attempts))
+
+
+def _with_wait_summary(uow: UnitOfWork, jobs: list[Job]) -> list[Job]:
+    """Waiting jobs carry the latest reason of their shape (the scheduler explains once per shape)."""
+    shapes = uow.waits.get([j.shape for j in jobs if j.state in PENDING and j.shape])
+    return [
+        replace(j, state_reason="waiting: " + shapes[j.shape][1]) if j.state in PENDING and j.shape in shapes else j
+        for j in jobs
+    ]
 
 
 def _labels(uow: UnitOfWork, attempts: tuple[Attempt, ...]) -> dict[str, str]:
@@ -230,7 +241,7 @@ def list_jobs(
     if not principal.is_platform:
         flt = replace(flt, tenant_id=principal.tenant_id)
     with ctx.store.uow() as uow:
-        jobs = uow.jobs.list(flt, limit + 1, before_id=cursor)
+        jobs = _with_wait_summary(uow, uow.jobs.list(flt, limit + 1, before_id=cursor))
     more = len(jobs) > limit
     jobs = jobs[:limit]
     return jobs, (jobs[-1].id if more and jobs else None)
@@ -294,12 +305,17 @@ def read_logs(
 
 
 def why(ctx: Context, principal: Principal, job_id: str) -> Why:
-    """Why a job waits (a reason per pool), or where and why it was placed."""
+    """Why a job waits (a reason per pool, shared by its shape), or where and why it was placed."""
     view = get_job(ctx, principal, job_id)
     job = view.job
     current = view.attempts[-1] if view.attempts and job.state not in PENDING else None
     summary = job.state_reason or str(job.state)
-    if job.state in PENDING and job.cancel_requested_at is None and not job.pending_reasons:
-        summary = "queued: the scheduler has not considered it yet"
-    reasons = tuple(sorted(job.pending_reasons, key=lambda r: ReasonCode(r["code"]) in STATIC_CODES))
+    reasons = job.pending_reasons
+    if job.state in PENDING:
+        with ctx.store.uow() as uow:
+            waits = uow.waits.get([job.shape])
+        reasons = waits[job.shape][0] if job.shape in waits else ()
+        if not reasons:
+            summary = "queued: the scheduler has not considered it yet"
+    reasons = tuple(sorted(reasons, key=lambda r: ReasonCode(r["code"]) in STATIC_CODES))
     return Why(job, summary, reasons, current, view.labels.get(current.pool_id, "") if current else "")

@@ -6,7 +6,7 @@ import logging
 import threading
 
 from suanli.service.context import Context
-from suanli.service.scheduler import CycleReport, run_cycle
+from suanli.service.scheduler import CycleReport, Scheduler
 
 log = logging.getLogger("suanli.scheduler")
 
@@ -16,6 +16,7 @@ class SchedulerLoop:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.scheduler = Scheduler(ctx)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
@@ -40,7 +41,7 @@ class SchedulerLoop:
         while not self._stop.is_set():
             try:
                 if lock.acquire():
-                    report = run_cycle(self.ctx)
+                    report = self.scheduler.cycle()
                     self.cycles += 1
                     self.last_report = report
                     if report.placed or report.rejected or report.revoked or report.lost:

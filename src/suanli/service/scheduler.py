@@ -1,25 +1,26 @@
-"""`run_cycle`: load a snapshot through the ports, call the pure `scheduling.decide`, apply the result.
+"""`Scheduler.cycle`: bring the cache in step with the store, call the pure `scheduling.decide`, apply.
 
-The live server and the simulator call this same function; they differ only in the ports they pass.
+The live server (its scheduler loop) and the simulator run this same code; they differ only in the ports in
+the context (store, clock). `run_cycle(ctx)` is a one-off cycle with a fresh cache, for tests and tools.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli import scheduling
 from suanli.domain.accelerators import Catalogue
-from suanli.domain.centres import CentreStatus, PriceCard, price_in_effect
-from suanli.domain.errors import Conflict, InvalidInput, InvalidTransition
+from suanli.domain.centres import Centre, CentreStatus, PriceCard, price_in_effect
+from suanli.domain.errors import Conflict, InvalidTransition
 from suanli.domain.jobs.model import Attempt, Job, Outcome, attempt_id, judge_outcome
-from suanli.domain.jobs.request import resolve_request
-from suanli.domain.jobs.states import HOLDS_CAPACITY, PENDING, JobState
+from suanli.domain.jobs.states import JobState
 from suanli.ports import UnitOfWork
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason
-from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState, Snapshot
+from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
+from suanli.service.cache import SchedulerCache
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 from suanli.service.lifecycle import move
@@ -38,21 +39,15 @@ class CycleReport:
     placements: list[Placement] = field(default_factory=list)
 
 
-def pool_states(uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta, catalogue: Catalogue) -> list[PoolState]:
-    """Every pool with its free resources per node, its centre's status and its price in effect."""
+def pool_templates(
+    uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta, catalogue: Catalogue
+) -> list[PoolState]:
+    """Every pool with its shape, its centre's status and its price in effect; `free` lists one full node
+    per node up (the cache subtracts what is in use)."""
     centres = {c.id: c for c in uow.centres.list()}
     cards: dict[str, list[PriceCard]] = {}
     for card in uow.prices.list():
         cards.setdefault(card.pool_id, []).append(card)
-    used: dict[tuple[str, int], tuple[int, float, float]] = {}
-    for attempt in uow.attempts.in_states(sorted(HOLDS_CAPACITY)):
-        for node in attempt.node_indices:
-            a, c, m = used.get((attempt.pool_id, node), (0, 0.0, 0.0))
-            used[(attempt.pool_id, node)] = (
-                a + attempt.per_node,
-                c + attempt.cpus_per_node,
-                m + attempt.memory_gib_per_node,
-            )
     states = []
     for pool in uow.pools.list():
         centre = centres[pool.centre_id]
@@ -60,11 +55,8 @@ def pool_states(uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta, ca
         if model is None:
             continue
         up = pool.nodes if pool.nodes_up is None else max(0, min(pool.nodes, pool.nodes_up))
-        free = []
-        for i in range(up):
-            a, c, m = used.get((pool.id, i), (0, 0.0, 0.0))
-            free.append(NodeFree(pool.accelerators_per_node - a, pool.cpus_per_node - c, pool.memory_gib_per_node - m))
         card = price_in_effect(cards.get(pool.id, []), now)
+        full = NodeFree(pool.accelerators_per_node, pool.cpus_per_node, pool.memory_gib_per_node)
         states.append(
             PoolState(
                 pool_id=pool.id,
@@ -77,7 +69,7 @@ def pool_states(uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta, ca
                 cpus_per_node=pool.cpus_per_node,
                 memory_gib_per_node=pool.memory_gib_per_node,
                 node_count=pool.nodes,
-                free=tuple(free),
+                free=(full,) * up,
                 centre_status=centre.status(now, heartbeat_timeout),
                 enabled=pool.enabled,
                 price=card.price if card else None,
@@ -88,85 +80,140 @@ def pool_states(uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta, ca
     return states
 
 
-def pending_job(job: Job, catalogue: Catalogue) -> PendingJob:
-    """The scheduler's view of a waiting job (raises InvalidInput if its models left the catalogue)."""
-    spec = job.spec
-    return PendingJob(
-        job_id=job.id,
-        tenant_id=job.tenant_id,
-        priority=job.priority,
-        submitted_at=job.submitted_at,
-        request=resolve_request(spec, catalogue),
-        preemptible=spec.preemptible,
-        max_price=spec.max_price,
-        allow_centres=frozenset(spec.centres.allow),
-        exclude_centres=frozenset(spec.centres.exclude),
-    )
+class Scheduler:
+    """One scheduler: its cache lives across cycles (the live loop and the simulator each keep one)."""
+
+    def __init__(self, ctx: Context, policy: str | None = None) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.cache = SchedulerCache(timedelta(seconds=ctx.settings.scheduler.resync_s))
+
+    def cycle(self, policy: str | None = None) -> CycleReport:
+        now = self.ctx.clock.now()
+        report = CycleReport()
+        with self.ctx.store.uow() as uow:
+            catalogue = effective_catalogue(uow)
+            self.cache.refresh(uow, catalogue, now)
+            pools = pool_templates(uow, now, self.ctx.heartbeat_timeout, catalogue)
+            centres = {c.id: c for c in uow.centres.list()}
+        if self._expire(now, centres, report):
+            with self.ctx.store.uow() as uow:
+                self.cache.refresh(uow, catalogue, now)
+        snapshot = self.cache.snapshot(pools)
+        pending = list(self.cache.pending.values())
+        result = scheduling.decide(snapshot, pending, policy or self.policy or self.ctx.settings.scheduler.policy, now)
+        self._apply(result, now, report)
+        if result.placements or result.rejected:
+            with self.ctx.store.uow() as uow:  # take in our own writes, so the cache is current between cycles
+                self.cache.refresh(uow, catalogue, now)
+        return report
+
+    # ---------------------------------------------------------------------------- timeouts
+
+    def _expire(self, now: datetime, centres: dict[str, Centre], report: CycleReport) -> bool:
+        """Requeue placements nobody leased in time; declare runs lost on centres silent for too long."""
+        settings = self.ctx.settings.scheduler
+        placement_timeout = timedelta(seconds=settings.placement_timeout_s)
+        lost_timeout = timedelta(seconds=settings.lost_timeout_s)
+        stale = [
+            a for job_id in self.cache.placed if now - (a := self.cache.allocs[job_id]).placed_at > placement_timeout
+        ]
+        silent = {c.id for c in centres.values() if _silent_for(c.last_heartbeat_at, now) > lost_timeout}
+        lost = (
+            self.cache.allocs_where(lambda a: a.centre_id in silent and a.state is not JobState.PLACED)
+            if silent
+            else []
+        )
+        if not stale and not lost:
+            return False
+        with self.ctx.store.uow() as uow:
+            for alloc in stale:
+                job = uow.jobs.get(alloc.job_id)
+                if job is None or job.state is not JobState.PLACED or job.current_attempt_id != alloc.attempt_id:
+                    continue
+                centre = centres[alloc.centre_id]
+                status = centre.status(now, self.ctx.heartbeat_timeout)
+                why = (
+                    f"centre {centre.name} is {status}"
+                    if status is not CentreStatus.ONLINE
+                    else f"centre {centre.name} did not take it"
+                )
+                try:
+                    move(
+                        uow,
+                        job,
+                        JobState.QUEUED,
+                        f"placement revoked after {int(placement_timeout.total_seconds())}s: {why}; back in the queue",
+                        ACTOR,
+                        now,
+                        attempt_state=JobState.LOST,
+                    )
+                    report.revoked += 1
+                except Conflict:
+                    report.conflicts += 1
+            for alloc in lost:
+                job = uow.jobs.get(alloc.job_id)
+                if job is None or job.current_attempt_id != alloc.attempt_id or job.state is JobState.PLACED:
+                    continue
+                try:
+                    declare_lost(
+                        uow,
+                        job,
+                        f"centre {centres[alloc.centre_id].name} silent for over {int(lost_timeout.total_seconds())}s",
+                        now,
+                    )
+                    report.lost += 1
+                except (Conflict, InvalidTransition):
+                    report.conflicts += 1
+        return True
+
+    # ---------------------------------------------------------------------------- applying
+
+    def _apply(self, result: CycleResult, now: datetime, report: CycleReport) -> None:
+        """Write placements (compare-and-set on each job), per-shape waiting reasons and rejections."""
+        pending = self.cache.pending
+        with self.ctx.store.uow() as uow:
+            labels = _labels(uow)
+            for placement in result.placements:
+                job = uow.jobs.get(placement.job_id)
+                if job is None:
+                    report.conflicts += 1
+                    continue
+                number = job.attempts + 1
+                try:
+                    move(
+                        uow,
+                        job,
+                        JobState.PLACED,
+                        f"placed on {labels.get(placement.pool_id, '?')}: {placement.explanation}",
+                        ACTOR,
+                        now,
+                        attempts=number,
+                    )
+                except (Conflict, InvalidTransition):
+                    report.conflicts += 1  # cancelled (or otherwise changed) since the cache last saw it
+                    continue
+                uow.attempts.add(_attempt(job, number, placement, now))
+                report.placed += 1
+                report.placements.append(placement)
+            _store_wait_reasons(uow, result, pending, now)
+            report.waiting = len(result.waiting)
+            for job_id, reasons in result.rejected.items():
+                if _reject(uow, job_id, "no pool in the city can run this job: " + summarise(reasons), reasons, now):
+                    report.rejected += 1
+            for job_id, detail in self.cache.broken.items():
+                if _reject(uow, job_id, f"the job's resources no longer resolve: {detail}", (), now):
+                    report.rejected += 1
 
 
 def run_cycle(ctx: Context, policy: str | None = None) -> CycleReport:
-    """One scheduling cycle: expire stale placements and lost runs, then decide and apply."""
-    now = ctx.clock.now()
-    report = CycleReport()
-    expire(ctx, now, report)
-    with ctx.store.uow() as uow:
-        catalogue = effective_catalogue(uow)
-        snapshot = Snapshot(tuple(pool_states(uow, now, ctx.heartbeat_timeout, catalogue)))
-        jobs = uow.jobs.in_states(sorted(PENDING))
-    pending, broken = [], {}
-    for job in jobs:
-        try:
-            pending.append(pending_job(job, catalogue))
-        except InvalidInput as exc:
-            broken[job.id] = exc.detail
-    result = scheduling.decide(snapshot, pending, policy or ctx.settings.scheduler.policy, now)
-    apply_result(ctx, result, {j.id: j for j in jobs}, broken, now, report)
-    return report
+    """One scheduling cycle with a fresh cache (a full load): for tests and one-off tools."""
+    return Scheduler(ctx, policy).cycle()
 
 
-def apply_result(
-    ctx: Context, result: CycleResult, jobs: dict[str, Job], broken: dict[str, str], now: datetime, report: CycleReport
-) -> None:
-    """Write placements (compare-and-set on each job), waiting reasons and rejections."""
-    with ctx.store.uow() as uow:
-        for placement in result.placements:
-            job = jobs[placement.job_id]
-            number = job.attempts + 1
-            try:
-                move(
-                    uow,
-                    job,
-                    JobState.PLACED,
-                    _placed_reason(snapshot_label(uow, placement), placement),
-                    ACTOR,
-                    now,
-                    attempts=number,
-                )
-            except Conflict:
-                report.conflicts += 1  # cancelled (or otherwise changed) since the snapshot was taken
-                continue
-            uow.attempts.add(_attempt(job, number, placement, now))
-            report.placed += 1
-            report.placements.append(placement)
-        for job_id, reasons in result.waiting.items():
-            _store_reasons(uow, jobs[job_id], reasons, now)
-            report.waiting += 1
-        for job_id, reasons in result.rejected.items():
-            _reject(uow, jobs[job_id], "no pool in the city can run this job: " + summarise(reasons), reasons, now)
-            report.rejected += 1
-        for job_id, detail in broken.items():
-            _reject(uow, jobs[job_id], f"the job's resources no longer resolve: {detail}", (), now)
-            report.rejected += 1
-
-
-def snapshot_label(uow: UnitOfWork, placement: Placement) -> str:
-    pool = uow.pools.get(placement.pool_id)
-    centre = uow.centres.get(placement.centre_id)
-    return f"{centre.name if centre else placement.centre_id}/{pool.name if pool else placement.pool_id}"
-
-
-def _placed_reason(label: str, placement: Placement) -> str:
-    return f"placed on {label}: {placement.explanation}"
+def _labels(uow: UnitOfWork) -> dict[str, str]:
+    centres = {c.id: c.name for c in uow.centres.list()}
+    return {p.id: f"{centres.get(p.centre_id, '?')}/{p.name}" for p in uow.pools.list()}
 
 
 def _attempt(job: Job, number: int, p: Placement, now: datetime) -> Attempt:
@@ -189,22 +236,30 @@ def _attempt(job: Job, number: int, p: Placement, now: datetime) -> Attempt:
     )
 
 
-def _store_reasons(uow: UnitOfWork, job: Job, reasons: Sequence[PoolReason], now: datetime) -> None:
-    stored = tuple(r.as_dict() for r in reasons)
-    if stored == job.pending_reasons:
-        return
-    summary = "waiting: " + summarise(reasons) if reasons else "waiting: no pools registered yet"
-    try:
-        uow.jobs.update_fields(job, _with(job, pending_reasons=stored, state_reason=summary))
-    except Conflict:
-        pass  # changed meanwhile; the next cycle explains it again
+def _store_wait_reasons(uow: UnitOfWork, result: CycleResult, pending: dict[str, PendingJob], now: datetime) -> None:
+    """One row per shape of waiting job, written only when its reasons change."""
+    by_shape: dict[str, Sequence[PoolReason]] = {}
+    for job_id, reasons in result.waiting.items():
+        job = pending.get(job_id)
+        if job is not None:
+            by_shape.setdefault(job.shape, reasons)
+    stored = uow.waits.get(list(by_shape))
+    for shape, reasons in by_shape.items():
+        dicts = tuple(r.as_dict() for r in reasons)
+        summary = summarise(reasons) if reasons else "no pools registered yet"
+        if stored.get(shape) != (dicts, summary):
+            uow.waits.put(shape, dicts, summary, now)
 
 
-def _reject(uow: UnitOfWork, job: Job, reason: str, reasons: Sequence[PoolReason], now: datetime) -> None:
+def _reject(uow: UnitOfWork, job_id: str, reason: str, reasons: Sequence[PoolReason], now: datetime) -> bool:
+    job = uow.jobs.get(job_id)
+    if job is None:
+        return False
     try:
         move(uow, job, JobState.REJECTED, reason, ACTOR, now, pending_reasons=tuple(r.as_dict() for r in reasons))
     except (Conflict, InvalidTransition):
-        pass
+        return False
+    return True
 
 
 def summarise(reasons: Sequence[PoolReason]) -> str:
@@ -224,49 +279,6 @@ def summarise(reasons: Sequence[PoolReason]) -> str:
     if live and unfit:
         text += f" ({unfit} other pool{'s' if unfit > 1 else ''} cannot run it)"
     return text
-
-
-def _with(job: Job, **changes: object) -> Job:
-    return replace(job, **changes)  # type: ignore[arg-type]
-
-
-def expire(ctx: Context, now: datetime, report: CycleReport) -> None:
-    """Requeue placements nobody leased in time, and declare runs lost on centres silent for too long."""
-    settings = ctx.settings.scheduler
-    placement_timeout = timedelta(seconds=settings.placement_timeout_s)
-    lost_timeout = timedelta(seconds=settings.lost_timeout_s)
-    with ctx.store.uow() as uow:
-        centres = {c.id: c for c in uow.centres.list()}
-        for attempt in uow.attempts.in_states([JobState.PLACED, JobState.STARTING, JobState.RUNNING]):
-            centre = centres[attempt.centre_id]
-            job = uow.jobs.get(attempt.job_id)
-            if job is None or job.current_attempt_id != attempt.id:
-                continue
-            try:
-                if attempt.state is JobState.PLACED and now - attempt.placed_at > placement_timeout:
-                    status = centre.status(now, ctx.heartbeat_timeout)
-                    why = (
-                        f"centre {centre.name} is {status}"
-                        if status is not CentreStatus.ONLINE
-                        else f"centre {centre.name} did not take it"
-                    )
-                    move(
-                        uow,
-                        job,
-                        JobState.QUEUED,
-                        f"placement revoked after {int(placement_timeout.total_seconds())}s: {why}; back in the queue",
-                        ACTOR,
-                        now,
-                        attempt_state=JobState.LOST,
-                    )
-                    report.revoked += 1
-                elif attempt.state is not JobState.PLACED and _silent_for(centre.last_heartbeat_at, now) > lost_timeout:
-                    declare_lost(
-                        uow, job, f"centre {centre.name} silent for over {int(lost_timeout.total_seconds())}s", now
-                    )
-                    report.lost += 1
-            except Conflict:
-                report.conflicts += 1
 
 
 def _silent_for(last: datetime | None, now: datetime) -> timedelta:

@@ -42,6 +42,9 @@ class MemoryData:
     attempts_by_state: dict[JobState, set[str]] = field(default_factory=lambda: defaultdict(set))
     attempts_by_job: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     idempotency: dict[tuple[str, str], str] = field(default_factory=dict)
+    cancelling: set[str] = field(default_factory=set)  # jobs with cancel_requested_at set
+    feed: list[str] = field(default_factory=list)  # job id of every event, in order (the change feed)
+    waits: dict[str, tuple[tuple[dict[str, str], ...], str]] = field(default_factory=dict)
 
 
 class _Journal:
@@ -273,6 +276,8 @@ class MemJobRepo(_Repo):
         history = self.d.events[event.job_id]
         history.append(event)
         self.j.record(history.pop)
+        self.d.feed.append(event.job_id)
+        self.j.record(self.d.feed.pop)
 
     def get(self, job_id: str) -> Job | None:
         return self.d.jobs.get(job_id)
@@ -331,6 +336,21 @@ class MemJobRepo(_Repo):
         _put(self.j, self.d.jobs, job.id, stored)
         if stored.state is not current.state:
             self._index(job.id, current.state, stored.state)
+        if stored.cancel_requested_at is not None and job.id not in self.d.cancelling:
+            self.d.cancelling.add(job.id)
+            self.j.record(lambda: self.d.cancelling.discard(job.id))
+
+    def changes_since(self, cursor: int, limit: int = 10_000) -> list[tuple[int, str]]:
+        start = max(cursor, 0)
+        end = min(len(self.d.feed), start + limit)
+        return [(i + 1, self.d.feed[i]) for i in range(start, end)]
+
+    def feed_position(self) -> int:
+        return len(self.d.feed)
+
+    def cancel_requested(self, states: Sequence[JobState]) -> list[Job]:
+        ids = sorted(self.d.cancelling & set().union(*(self.d.jobs_by_state[s] for s in states)))
+        return [self.d.jobs[i] for i in ids]
 
     def events(self, job_id: str) -> list[JobEvent]:
         return list(self.d.events.get(job_id, ()))
@@ -422,6 +442,14 @@ class MemUsageRepo(_Repo):
         return self.d.usage.get(attempt_id)
 
 
+class MemWaitRepo(_Repo):
+    def get(self, shapes: Sequence[str]) -> dict[str, tuple[tuple[dict[str, str], ...], str]]:
+        return {s: self.d.waits[s] for s in set(shapes) if s in self.d.waits}
+
+    def put(self, shape: str, reasons: Sequence[dict[str, str]], summary: str, at: datetime) -> None:
+        _put(self.j, self.d.waits, shape, (tuple(reasons), summary))
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -438,6 +466,7 @@ class MemoryUnitOfWork:
         self.attempts = MemAttemptRepo(d, j)
         self.logs = MemLogRepo(d, j)
         self.usage = MemUsageRepo(d, j)
+        self.waits = MemWaitRepo(d, j)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._store.lock.acquire()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,7 @@ from suanli.domain.jobs.spec import JobKind, JobSpec
 from suanli.domain.jobs.states import JobState
 from suanli.ports import JobFilter, UsageRecord
 from suanli.store.repos_people import insert
-from suanli.store.tables import AttemptRow, JobEventRow, JobRow, LogChunkRow, UsageRow
+from suanli.store.tables import AttemptRow, JobEventRow, JobRow, LogChunkRow, UsageRow, WaitReasonRow
 
 _PRICE = Decimal("0.0001")
 
@@ -41,6 +42,7 @@ def _job(row: JobRow) -> Job:
         exit_code=row.exit_code,
         finished_at=row.finished_at,
         pending_reasons=tuple(row.pending_reasons.get("reasons", [])),
+        shape=row.shape,
         version=row.version,
     )
 
@@ -88,6 +90,7 @@ class SqlJobRepo:
             submitted_at=job.submitted_at,
             idempotency_key=job.idempotency_key,
             version=job.version,
+            shape=job.shape,
             **_job_values(job),
         )
         try:
@@ -142,6 +145,19 @@ class SqlJobRepo:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"job {job.id} changed while this request was handled; retry")
+
+    def changes_since(self, cursor: int, limit: int = 10_000) -> list[tuple[int, str]]:
+        query = select(JobEventRow.id, JobEventRow.job_id).where(JobEventRow.id > cursor)
+        return [(r.id, r.job_id) for r in self.s.execute(query.order_by(JobEventRow.id).limit(limit))]
+
+    def feed_position(self) -> int:
+        return int(self.s.scalar(select(func.max(JobEventRow.id))) or 0)
+
+    def cancel_requested(self, states: Sequence[JobState]) -> list[Job]:
+        query = select(JobRow).where(
+            JobRow.state.in_([s.value for s in states]), JobRow.cancel_requested_at.is_not(None)
+        )
+        return [_job(r) for r in self.s.scalars(query.order_by(JobRow.id))]
 
     def events(self, job_id: str) -> list[JobEvent]:
         rows = self.s.scalars(select(JobEventRow).where(JobEventRow.job_id == job_id).order_by(JobEventRow.id))
@@ -294,3 +310,24 @@ class SqlUsageRepo:
         if row is None:
             return None
         return UsageRecord(**{f: getattr(row, f) for f in UsageRecord.__dataclass_fields__})
+
+
+class SqlWaitRepo:
+    """Why jobs of each shape wait (one row per shape, replaced each cycle it changes)."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def get(self, shapes: Sequence[str]) -> dict[str, tuple[tuple[dict[str, str], ...], str]]:
+        if not shapes:
+            return {}
+        rows = self.s.scalars(select(WaitReasonRow).where(WaitReasonRow.shape.in_(list(set(shapes)))))
+        return {r.shape: (tuple(r.reasons.get("reasons", [])), r.summary) for r in rows}
+
+    def put(self, shape: str, reasons: Sequence[dict[str, str]], summary: str, at: datetime) -> None:
+        row = self.s.get(WaitReasonRow, shape) or WaitReasonRow(shape=shape)
+        row.reasons = {"reasons": list(reasons)}
+        row.summary = summary
+        row.updated_at = at
+        self.s.add(row)
+        self.s.flush()

@@ -165,6 +165,17 @@ class JobRow(Base):
     finished_at: Mapped[datetime | None]
     pending_reasons: Mapped[dict[str, Any]]  # {"reasons": [...]}
     version: Mapped[int] = mapped_column(Integer)
+    shape: Mapped[str] = mapped_column(String(32), index=True, server_default="")
+
+
+class WaitReasonRow(Base):
+    """Why jobs of one shape wait, per pool, as of the latest scheduling cycle (one row per shape)."""
+
+    __tablename__ = "wait_reasons"
+    shape: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reasons: Mapped[dict[str, Any]]  # {"reasons": [...]}
+    summary: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
 
 
 class AttemptRow(Base):

@@ -43,6 +43,7 @@ class Job:
     exit_code: int | None = None
     finished_at: datetime | None = None
     pending_reasons: tuple[dict[str, str], ...] = ()
+    shape: str = ""  # see domain.jobs.request.shape_key; waiting reasons are kept per shape
     version: int = 0  # bumped by every stored change; guards compare-and-set updates
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from suanli.domain.accelerators import Catalogue, Stack
@@ -64,3 +66,20 @@ def resolve_request(spec: JobSpec, catalogue: Catalogue) -> ResourceRequest:
         cpus=spec.resources.cpus,
         memory_gib=spec.resources.memory,
     )
+
+
+def shape_key(spec: JobSpec, request: ResourceRequest) -> str:
+    """Jobs with the same key fit the same pools in the same way (options, sizes, price cap, centre lists),
+    so the scheduler explains waiting once per shape, not once per job."""
+    data = {
+        "o": [[o.model, o.per_node] for o in request.options],
+        "n": request.nodes,
+        "c": request.cpus,
+        "m": request.memory_gib,
+        "p": spec.preemptible,
+        "x": str(spec.max_price) if spec.max_price is not None else None,
+        "a": sorted(spec.centres.allow),
+        "e": sorted(spec.centres.exclude),
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:20]

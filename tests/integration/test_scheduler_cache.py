@@ -1,0 +1,80 @@
+"""The scheduler's cache, kept in step through the event feed, always agrees with a full reload."""
+
+from __future__ import annotations
+
+import random
+
+from suanli.domain.jobs.states import JobState
+from suanli.service import agents, jobs
+from suanli.service.cache import SchedulerCache
+from suanli.service.catalogue import effective_catalogue
+from suanli.service.scheduler import Scheduler
+from tests.conftest import City, heartbeat_all
+
+SHAPES = [
+    {"accelerators": "A100:8"},
+    {"accelerators": "A100:2"},
+    {"accelerators": ["A100:4", "H800:4"]},
+    {"accelerators": "910B:8"},
+    {},
+]
+
+
+def state_of(cache: SchedulerCache):
+    used = {pool: {n: tuple(round(x, 6) for x in v) for n, v in nodes.items()} for pool, nodes in cache.used.items()}
+    return sorted(cache.pending), sorted(cache.allocs), {p: n for p, n in used.items() if n}, sorted(cache.placed)
+
+
+def fresh(city: City) -> SchedulerCache:
+    cache = SchedulerCache()
+    with city.ctx.store.uow() as uow:
+        cache.rebuild(uow, effective_catalogue(uow), city.ctx.clock.now())
+    return cache
+
+
+def test_incremental_cache_matches_a_full_reload_through_a_random_history(city: City, clock):
+    rng = random.Random(7)
+    scheduler = Scheduler(city.ctx)
+    scheduler.cache.resync = scheduler.cache.resync * 1000  # never rebuild: only the feed keeps it in step
+    submitted: list[str] = []
+    for step in range(60):
+        action = rng.random()
+        if action < 0.45:
+            body = {"name": f"j{step}", "run": "x", "resources": rng.choice(SHAPES), "num_nodes": rng.choice([1, 1, 2])}
+            submitted.append(jobs.submit_job(city.ctx, city.principal("acme-dev"), body)[0].id)
+        elif action < 0.6 and submitted:
+            job_id = rng.choice(submitted)
+            if jobs.get_job(city.ctx, city.principal("acme-dev"), job_id).job.state not in (
+                JobState.SUCCEEDED,
+                JobState.FAILED,
+                JobState.CANCELLED,
+                JobState.REJECTED,
+            ):
+                jobs.cancel_job(city.ctx, city.principal("acme-dev"), job_id)
+        else:
+            for centre in ("ai", "gpu", "hpc"):
+                for a in agents.lease(city.ctx, city.agent(centre), 5):
+                    outcome = rng.choice(["running", "succeeded", "failed", "preempted"])
+                    agents.report(
+                        city.ctx,
+                        city.agent(centre),
+                        [agents.StateReport(a.attempt_id, outcome, clock.now(), exit_code=1)],
+                    )
+        clock.advance(1)
+        heartbeat_all(city)
+        scheduler.cycle()
+        assert state_of(scheduler.cache) == state_of(fresh(city)), f"diverged at step {step}"
+    assert scheduler.cache.full_rebuilds == 1
+
+
+def test_a_change_made_without_an_event_is_healed_by_the_periodic_rebuild(city: City, clock):
+    scheduler = Scheduler(city.ctx)
+    job_id = jobs.submit_job(city.ctx, city.principal("acme-dev"), {"name": "t", "run": "x"})[0].id
+    scheduler.cycle()
+    assert job_id in scheduler.cache.allocs
+    scheduler.cache.allocs.clear()  # simulate drift
+    scheduler.cache.used.clear()
+    clock.advance(61)
+    heartbeat_all(city)
+    scheduler.cycle()
+    assert job_id in scheduler.cache.allocs and scheduler.cache.full_rebuilds == 2
