@@ -115,6 +115,8 @@ class PriceRepo(Protocol):
 
 
 class JobRepo(Protocol):
+    reorder_window: int  # how far back a feed reader must look again (ids may commit out of order)
+
     def add(self, job: Job, events: Sequence[JobEvent]) -> None: ...
     def get(self, job_id: str) -> Job | None: ...
     def get_by_idempotency_key(self, tenant_id: str, key: str) -> Job | None: ...
@@ -207,6 +209,7 @@ class Feature(StrEnum):
     USAGE = "usage"
     RUNTIME_LIMIT = "runtime_limit"
     RECONCILE = "reconcile"  # finds its attempts again after an agent restart
+    EVENTS = "events"  # tells which attempts changed (`changed()`), so the agent need not poll them all
 
 
 class EngineState(StrEnum):
@@ -292,3 +295,6 @@ class Backend(Protocol):
     def known_attempts(self) -> list[str]: ...
     def forget(self, attempt_id: str) -> None: ...
     def close(self) -> None: ...
+
+    # optional, with Feature.EVENTS: attempt ids whose state changed since the last call
+    # def changed(self) -> list[str]: ...

@@ -54,7 +54,7 @@ class AgentClient:
     def centre(self) -> dict[str, Any]:
         return self._call("GET", "/v1/agent/centre")  # type: ignore[no-any-return]
 
-    def heartbeat(self, pools: dict[str, int], running: list[str], info: dict[str, Any]) -> dict[str, Any]:
+    def heartbeat(self, pools: dict[str, int], running: list[str] | None, info: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/v1/agent/heartbeat", json={"pools": pools, "running": running, "info": info})  # type: ignore[no-any-return]
 
     def lease(self, limit: int) -> list[dict[str, Any]]:

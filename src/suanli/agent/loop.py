@@ -11,14 +11,14 @@ import logging
 import platform
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from suanli import __version__
 from suanli.agent.client import AgentClient, ProtocolError, Unreachable
 from suanli.domain.accelerators import Stack
 from suanli.domain.errors import BackendError
-from suanli.ports import AttemptSpec, AttemptStatus, Backend, EngineState, Feature
+from suanli.ports import AttemptSpec, AttemptStatus, Backend, Clock, EngineState, Feature, SystemClock
 
 log = logging.getLogger("suanli.agent")
 
@@ -66,6 +66,8 @@ class Agent:
         lease_batch: int = 16,
         poll_interval: float = 1.0,
         max_backoff: float = 30.0,
+        inventory_every: int = 30,
+        clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.backend = backend
@@ -73,6 +75,9 @@ class Agent:
         self.lease_batch = lease_batch
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.clock = clock or SystemClock()
+        self.inventory_every = inventory_every  # send the full list of running attempts every N heartbeats
+        self._beats = 0
         self.tracked: dict[str, Tracked] = {}
         self.stopping: set[str] = set()  # attempts being killed because the server no longer wants them
         self.reconciled = False
@@ -103,7 +108,8 @@ class Agent:
             self.reconcile()
         self._heartbeat()
         self._lease()
-        for attempt_id in list(self.tracked):
+        events = Feature.EVENTS in self.backend.features
+        for attempt_id in self.backend.changed() if events else list(self.tracked):  # type: ignore[attr-defined]
             self._poll(attempt_id)
         for attempt_id in list(self.stopping):
             self._discard(attempt_id)
@@ -136,7 +142,9 @@ class Agent:
             "host": platform.node(),
             "free": {c.pool: c.accelerators_free for c in capacity},
         }
-        reply = self.client.heartbeat({c.pool: c.nodes_up for c in capacity}, sorted(self.tracked), info)
+        inventory = sorted(self.tracked) if self._beats % self.inventory_every == 0 else None
+        self._beats += 1
+        reply = self.client.heartbeat({c.pool: c.nodes_up for c in capacity}, inventory, info)
         for attempt_id in reply["cancel"]:
             self.backend.cancel(attempt_id)
         for attempt_id in reply["forget"]:
@@ -166,7 +174,7 @@ class Agent:
             return
         status = self.backend.status(attempt_id)
         if status.state is EngineState.RUNNING and tracked.reported != "running":
-            self.client.report(attempt_id, "running", status.started_at or _now(), devices=status.devices)
+            self.client.report(attempt_id, "running", status.started_at or self.clock.now(), devices=status.devices)
             tracked.reported = "running"
         self._ship_logs(tracked, until_end=status.state.finished)
         if status.state.finished:
@@ -212,7 +220,7 @@ class Agent:
         at: datetime | None = None,
     ) -> None:
         try:
-            self.client.report(attempt_id, state, at or _now(), exit_code, reason, devices)
+            self.client.report(attempt_id, state, at or self.clock.now(), exit_code, reason, devices)
         except ProtocolError as exc:
             log.warning("%s: report of %s refused (%s); forgetting it", self.name, attempt_id, exc)
         self.tracked.pop(attempt_id, None)
@@ -228,7 +236,3 @@ class Agent:
         self.stopping.discard(attempt_id)
         if status.state is not EngineState.UNKNOWN:
             self.backend.forget(attempt_id)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

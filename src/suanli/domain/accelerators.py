@@ -7,7 +7,7 @@ entries stored in the database. `Catalogue` merges both; lookups are case-insens
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -87,8 +87,10 @@ class Catalogue:
     def ids(self) -> list[str]:
         return sorted(m.id for m in self.models)
 
-    def amended(self, extra: Iterable[AcceleratorModel]) -> Catalogue:
+    def amended(self, extra: Sequence[AcceleratorModel]) -> Catalogue:
         """A new catalogue where each of `extra` adds a model or replaces the one with the same id."""
+        if not extra:
+            return self
         merged = {m.id: m for m in self.models}
         for model in extra:
             merged[model.id] = model

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from suanli.scheduling.decisions import CycleResult
 from suanli.scheduling.policies import Policy, get_policy
-from suanli.scheduling.policies import fit_price as _fit_price  # registers "fit-price"
+from suanli.scheduling.policies import cheapest as _cheapest  # registers "cheapest"
 from suanli.scheduling.snapshot import PendingJob, Snapshot
 
-DEFAULT_POLICY = _fit_price.FitPrice.name
+DEFAULT_POLICY = _cheapest.Cheapest.name
 
 
 def decide(snapshot: Snapshot, pending: Sequence[PendingJob], policy: Policy | str, now: datetime) -> CycleResult:

@@ -111,15 +111,14 @@ def choose_nodes(
     return tuple(sorted(fitting[:nodes]))
 
 
-def capacity_reason(job: PendingJob, pool: PoolState, free: Sequence[NodeFree]) -> PoolReason:
-    """Explain a capacity shortfall: how many nodes could take a share of the gang now, versus how many it needs."""
+def capacity_reason(job: PendingJob, pool: PoolState, fitting: int, up: int) -> PoolReason:
+    """Explain a capacity shortfall: `fitting` of the pool's `up` nodes could take a share of the gang now."""
     accel, cpus, memory = demand_per_node(job, pool)
-    fitting = sum(1 for n in free if n.accelerators >= accel and n.cpus >= cpus and n.memory_gib >= memory)
     if pool.is_cpu:
         need = f"{job.request.nodes} node(s) x {_num(cpus)} CPUs / {_num(memory)} GiB"
     else:
         need = f"{job.request.nodes} node(s) x {accel} {pool.model}"
-    down = pool.node_count - len(free)
+    down = pool.node_count - up
     down_text = f" ({down} node(s) down)" if down > 0 else ""
     return _reason(
         pool,

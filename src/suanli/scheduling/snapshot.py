@@ -71,7 +71,8 @@ class RunningJob:
     priority: int
     preemptible: bool
     started_at: datetime
-    expected_end: datetime  # from the runtime estimate, never later than the max_runtime deadline
+    expected_end: datetime  # from the runtime estimate, never later than the deadline
+    deadline: datetime  # started_at + max_runtime: the engine kills it then
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +97,4 @@ class PendingJob:
     shape: str = ""  # jobs of one shape fit the same pools the same way (see domain.jobs.request.shape_key)
     name: str = ""
     max_runtime_s: int = 86400
+    estimates: dict[str, float] = field(default_factory=dict)  # expected seconds per accelerator model

@@ -92,7 +92,7 @@ def _own_attempt(uow: UnitOfWork, centre_id: str, attempt_id: str) -> Attempt:
 
 
 def heartbeat(
-    ctx: Context, principal: Principal, pools: dict[str, int], running: list[str], info: dict[str, object]
+    ctx: Context, principal: Principal, pools: dict[str, int], running: list[str] | None, info: dict[str, object]
 ) -> HeartbeatReply:
     """Record liveness and nodes up per pool; answer which attempts to cancel or forget."""
     centre_id = _centre_id(principal)
@@ -110,7 +110,7 @@ def heartbeat(
             if attempt is not None and attempt.centre_id == centre_id:
                 cancel.append(attempt.id)
         forget = []
-        for attempt_id in running:
+        for attempt_id in running or ():
             attempt = uow.attempts.get(attempt_id)
             job = uow.jobs.get(attempt.job_id) if attempt is not None and attempt.centre_id == centre_id else None
             if job is None or job.current_attempt_id != attempt_id or job.state not in ACTIVE:

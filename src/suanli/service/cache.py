@@ -1,9 +1,9 @@
 """The scheduler's cache: the leader's model of what waits and what holds capacity where.
 
 Kept in step with the store through the job event feed, so a cycle costs O(changes) rather than O(jobs):
-every job state change writes an event, and each refresh reloads only the jobs named by new events. Because
-PostgreSQL may commit event ids out of order, each refresh re-reads a window of recent ids and skips the
-ones already seen; a full rebuild every `resync` heals anything else (e.g. a change made without an event).
+every job state change writes an event, and each refresh reloads only the jobs named by new events. Where the
+store may commit event ids out of order (PostgreSQL), each refresh re-reads the store's `reorder_window` of
+recent ids and skips those already seen; a full rebuild every `resync` heals anything else.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from suanli.domain.jobs.request import resolve_request
 from suanli.domain.jobs.states import HOLDS_CAPACITY, PENDING, JobState
 from suanli.ports import UnitOfWork
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState, RunningJob, Snapshot
-
-FEED_OVERLAP = 500
 
 
 @dataclass(slots=True)
@@ -68,6 +66,7 @@ def running_job(job: Job, attempt: Attempt) -> RunningJob:
         preemptible=job.spec.preemptible,
         started_at=started,
         expected_end=started + timedelta(seconds=job.spec.max_runtime),
+        deadline=started + timedelta(seconds=job.spec.max_runtime),
     )
 
 
@@ -90,15 +89,15 @@ class SchedulerCache:
         if self.synced_at is None or now - self.synced_at >= self.resync:
             self.rebuild(uow, catalogue, now)
             return
-        events = uow.jobs.changes_since(max(0, self.cursor - FEED_OVERLAP))
+        events = uow.jobs.changes_since(max(0, self.cursor - uow.jobs.reorder_window))
         fresh = [(eid, job_id) for eid, job_id in events if eid not in self.seen]
         for job_id in dict.fromkeys(job_id for _, job_id in fresh):
             self.sync_job(uow, job_id, catalogue)
         for eid, _ in fresh:
             self.seen.add(eid)
             self.cursor = max(self.cursor, eid)
-        if len(self.seen) > 4 * FEED_OVERLAP:
-            floor = self.cursor - FEED_OVERLAP
+        if len(self.seen) > 4 * max(uow.jobs.reorder_window, 100):
+            floor = self.cursor - uow.jobs.reorder_window
             self.seen = {e for e in self.seen if e > floor}
 
     def rebuild(self, uow: UnitOfWork, catalogue: Catalogue, now: datetime) -> None:

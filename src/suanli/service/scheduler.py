@@ -87,6 +87,7 @@ class Scheduler:
         self.ctx = ctx
         self.policy = policy
         self.cache = SchedulerCache(timedelta(seconds=ctx.settings.scheduler.resync_s))
+        self._explained: dict[str, tuple[PoolReason, ...]] = {}  # shape -> reasons last written
 
     def cycle(self, policy: str | None = None) -> CycleReport:
         now = self.ctx.clock.now()
@@ -196,7 +197,7 @@ class Scheduler:
                 uow.attempts.add(_attempt(job, number, placement, now))
                 report.placed += 1
                 report.placements.append(placement)
-            _store_wait_reasons(uow, result, pending, now)
+            _store_wait_reasons(uow, result, pending, now, self._explained)
             report.waiting = len(result.waiting)
             for job_id, reasons in result.rejected.items():
                 if _reject(uow, job_id, "no pool in the city can run this job: " + summarise(reasons), reasons, now):
@@ -236,19 +237,30 @@ def _attempt(job: Job, number: int, p: Placement, now: datetime) -> Attempt:
     )
 
 
-def _store_wait_reasons(uow: UnitOfWork, result: CycleResult, pending: dict[str, PendingJob], now: datetime) -> None:
-    """One row per shape of waiting job, written only when its reasons change."""
-    by_shape: dict[str, Sequence[PoolReason]] = {}
+def _store_wait_reasons(
+    uow: UnitOfWork,
+    result: CycleResult,
+    pending: dict[str, PendingJob],
+    now: datetime,
+    written: dict[str, tuple[PoolReason, ...]],
+) -> None:
+    """One row per shape of waiting job, written only when its reasons change (`written` remembers what this
+    scheduler wrote last, so unchanged shapes cost nothing)."""
+    by_shape: dict[str, tuple[PoolReason, ...]] = {}
     for job_id, reasons in result.waiting.items():
         job = pending.get(job_id)
-        if job is not None:
-            by_shape.setdefault(job.shape, reasons)
-    stored = uow.waits.get(list(by_shape))
-    for shape, reasons in by_shape.items():
+        if job is not None and job.shape not in by_shape:
+            by_shape[job.shape] = tuple(reasons)
+    changed = {shape: reasons for shape, reasons in by_shape.items() if written.get(shape) != reasons}
+    if not changed:
+        return
+    stored = uow.waits.get(list(changed))
+    for shape, reasons in changed.items():
         dicts = tuple(r.as_dict() for r in reasons)
         summary = summarise(reasons) if reasons else "no pools registered yet"
         if stored.get(shape) != (dicts, summary):
             uow.waits.put(shape, dicts, summary, now)
+        written[shape] = reasons
 
 
 def _reject(uow: UnitOfWork, job_id: str, reason: str, reasons: Sequence[PoolReason], now: datetime) -> bool:

@@ -247,6 +247,8 @@ class MemPriceRepo(_Repo):
 
 
 class MemJobRepo(_Repo):
+    reorder_window = 0  # one unit of work at a time: the feed is always in commit order
+
     def add(self, job: Job, events: Sequence[JobEvent]) -> None:
         if job.id in self.d.jobs:
             raise AlreadyExists(f"job {job.id} already exists")

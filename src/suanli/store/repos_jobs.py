@@ -78,6 +78,9 @@ def _event_row(event: JobEvent) -> JobEventRow:
 class SqlJobRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
+        # PostgreSQL assigns event ids at insert but commits transactions in any order: a reader of the feed
+        # re-reads this many recent ids. SQLite has one writer at a time, so its ids commit in order.
+        self.reorder_window = 500 if session.get_bind().dialect.name == "postgresql" else 0
 
     def add(self, job: Job, events: Sequence[JobEvent]) -> None:
         row = JobRow(

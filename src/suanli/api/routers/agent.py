@@ -22,7 +22,9 @@ class _In(BaseModel):
 
 class HeartbeatIn(_In):
     pools: dict[str, int] = Field(default_factory=dict, description="nodes up per pool name")
-    running: list[str] = Field(default_factory=list, max_length=100_000, description="attempt ids the engine runs")
+    running: list[str] | None = Field(
+        None, max_length=100_000, description="attempt ids the engine runs (sent now and then; null: not sent)"
+    )
     info: dict[str, Any] = Field(default_factory=dict, description="agent version, engine, health")
 
 

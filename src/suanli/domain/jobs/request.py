@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ class Option:
     stack: Stack
 
 
+@functools.lru_cache(maxsize=65536)
+def _option_for(options: tuple[Option, ...], model: str) -> Option | None:
+    return next((o for o in options if o.model == model), None)
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceRequest:
     """What a job needs: `nodes` nodes, each with one option's accelerators, `cpus` and `memory_gib`."""
@@ -34,7 +40,7 @@ class ResourceRequest:
         return not self.options
 
     def option_for(self, model: str) -> Option | None:
-        return next((o for o in self.options if o.model == model), None)
+        return _option_for(self.options, model)
 
 
 def resolve_request(spec: JobSpec, catalogue: Catalogue) -> ResourceRequest:

@@ -1,0 +1,256 @@
+"""Free capacity inside one cycle: a pool's nodes indexed for best-fit gang selection, and the pool's
+future (releases of running jobs, reservations for waiting ones) for start-time prediction and backfill.
+
+Everything here works on `decide`'s own copies; nothing outlives a cycle.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from suanli.scheduling.snapshot import PoolState
+
+EPS = 1e-9
+
+
+class PoolFree:
+    """Free accelerators, CPUs and memory per node, with nodes bucketed by their main free resource
+    (accelerators; whole CPUs on CPU pools) so a gang's nodes are found without scanning the pool."""
+
+    __slots__ = ("accel", "buckets", "cpu_pool", "cpus", "keys", "mem", "pool")
+
+    def __init__(self, pool: PoolState) -> None:
+        self.pool = pool
+        self.cpu_pool = pool.is_cpu
+        self.accel = [n.accelerators for n in pool.free]
+        self.cpus = [n.cpus for n in pool.free]
+        self.mem = [n.memory_gib for n in pool.free]
+        self.buckets: dict[int, list[int]] = {}
+        for i in range(len(self.accel)):
+            self.buckets.setdefault(self._key(i), []).append(i)
+        self.keys = sorted(self.buckets)
+
+    def _key(self, i: int) -> int:
+        return int(self.cpus[i] + EPS) if self.cpu_pool else self.accel[i]
+
+    def fit(self, nodes: int, accel: int, cpus: float, mem: float) -> tuple[int, ...] | None:
+        """`nodes` distinct nodes with room for (accel, cpus, mem) each, fullest first; None if fewer fit."""
+        need = math.ceil(cpus - EPS) if self.cpu_pool else accel
+        chosen: list[int] = []
+        for key in self.keys[bisect.bisect_left(self.keys, need) :]:
+            for i in self.buckets[key]:
+                if self.accel[i] >= accel and self.cpus[i] + EPS >= cpus and self.mem[i] + EPS >= mem:
+                    chosen.append(i)
+                    if len(chosen) == nodes:
+                        return tuple(sorted(chosen))
+        return None
+
+    def count_fitting(self, accel: int, cpus: float, mem: float) -> int:
+        need = math.ceil(cpus - EPS) if self.cpu_pool else accel
+        return sum(
+            1
+            for key in self.keys[bisect.bisect_left(self.keys, need) :]
+            for i in self.buckets[key]
+            if self.accel[i] >= accel and self.cpus[i] + EPS >= cpus and self.mem[i] + EPS >= mem
+        )
+
+    def take(self, indices: Iterable[int], accel: int, cpus: float, mem: float) -> None:
+        self._adjust(indices, -accel, -cpus, -mem)
+
+    def give(self, indices: Iterable[int], accel: int, cpus: float, mem: float) -> None:
+        self._adjust(indices, accel, cpus, mem)
+
+    def _adjust(self, indices: Iterable[int], accel: int, cpus: float, mem: float) -> None:
+        for i in indices:
+            old = self._key(i)
+            self.accel[i] += accel
+            self.cpus[i] += cpus
+            self.mem[i] += mem
+            new = self._key(i)
+            if new != old:
+                bucket = self.buckets[old]
+                del bucket[bisect.bisect_left(bucket, i)]
+                if not bucket:
+                    del self.buckets[old]
+                    del self.keys[bisect.bisect_left(self.keys, old)]
+                if new not in self.buckets:
+                    self.buckets[new] = []
+                    bisect.insort(self.keys, new)
+                bisect.insort(self.buckets[new], i)
+
+    @property
+    def total_free_accelerators(self) -> int:
+        return sum(self.accel)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Resources a running job holds on some nodes until it ends: by `deadline` at the latest (its
+    max_runtime), by `expected` on the runtime estimate."""
+
+    nodes: tuple[int, ...]
+    accel: int
+    cpus: float
+    mem: float
+    expected: datetime
+    deadline: datetime
+    job_id: str
+
+
+@dataclass(slots=True)
+class Reservation:
+    """Nodes promised to a waiting job from `start` to `end`; `slack` is what each of those nodes has left
+    over at `start` after the promise (a backfilled job may use no more than that across `start`)."""
+
+    job_id: str
+    nodes: tuple[int, ...]
+    accel: int
+    cpus: float
+    mem: float
+    start: datetime
+    end: datetime
+    slack: dict[int, list[float]]
+
+
+class Timeline:
+    """A pool's capacity over time: what frees up as running jobs end, and what reservations promise."""
+
+    def __init__(self, pool: PoolState, running: Sequence[Hold]) -> None:
+        self.pool = pool
+        self.running = list(running)
+        self.reservations: list[Reservation] = []
+
+    def earliest_start(
+        self,
+        now_free: PoolFree,
+        nodes: int,
+        accel: int,
+        cpus: float,
+        mem: float,
+        duration: float,
+        now: datetime,
+        *,
+        expected: bool,
+    ) -> tuple[datetime, tuple[int, ...]] | None:
+        """When, and on which nodes, a gang could start and hold its nodes `duration` seconds without
+        breaking a reservation, if running jobs end at their expected time (`expected`) or at their
+        deadline. None if never within the known future."""
+        free = [[now_free.accel[i], now_free.cpus[i], now_free.mem[i]] for i in range(len(now_free.accel))]
+        releases = sorted(((h.expected if expected else h.deadline), h.job_id, h) for h in self.running)
+        times = sorted(
+            {now, *(t for t, _, _ in releases if t > now), *(r.end for r in self.reservations if r.end > now)}
+        )
+        k = 0
+        for t in times:
+            while k < len(releases) and releases[k][0] <= t:
+                h = releases[k][2]
+                for i in h.nodes:
+                    if i < len(free):
+                        free[i][0] += h.accel
+                        free[i][1] += h.cpus
+                        free[i][2] += h.mem
+                k += 1
+            chosen = self._fits_at(free, t, nodes, accel, cpus, mem, duration)
+            if chosen is not None:
+                return t, chosen[0]
+        return None
+
+    def reserve(
+        self,
+        job_id: str,
+        now_free: PoolFree,
+        nodes: int,
+        accel: int,
+        cpus: float,
+        mem: float,
+        duration: float,
+        now: datetime,
+    ) -> Reservation | None:
+        """Promise a waiting gang its earliest start by the deadlines of what runs (a promise that holds
+        whatever the estimates say); None if it cannot be placed in the known future."""
+        found = self.earliest_start(now_free, nodes, accel, cpus, mem, duration, now, expected=False)
+        if found is None:
+            return None
+        start, chosen = found
+        free = self._free_at(now_free, start)
+        fits = self._fits_at(free, start, nodes, accel, cpus, mem, duration)
+        assert fits is not None
+        _, leftover = fits
+        reservation = Reservation(
+            job_id,
+            chosen,
+            accel,
+            cpus,
+            mem,
+            start,
+            start + timedelta(seconds=duration),
+            {i: [leftover[i][0] - accel, leftover[i][1] - cpus, leftover[i][2] - mem] for i in chosen},
+        )
+        self.reservations.append(reservation)
+        return reservation
+
+    def _free_at(self, now_free: PoolFree, t: datetime) -> list[list[float]]:
+        free = [[now_free.accel[i], now_free.cpus[i], now_free.mem[i]] for i in range(len(now_free.accel))]
+        for h in self.running:
+            if h.deadline <= t:
+                for i in h.nodes:
+                    if i < len(free):
+                        free[i][0] += h.accel
+                        free[i][1] += h.cpus
+                        free[i][2] += h.mem
+        return free
+
+    def _fits_at(
+        self, free: list[list[float]], start: datetime, nodes: int, accel: int, cpus: float, mem: float, duration: float
+    ) -> tuple[tuple[int, ...], dict[int, tuple[float, float, float]]] | None:
+        end = start + timedelta(seconds=duration)
+        blocked: dict[int, list[float]] = {}
+        for r in self.reservations:
+            if r.end > start and r.start < end:
+                for i in r.nodes:
+                    b = blocked.setdefault(i, [0.0, 0.0, 0.0])
+                    b[0] += r.accel
+                    b[1] += r.cpus
+                    b[2] += r.mem
+        candidates = []
+        left: dict[int, tuple[float, float, float]] = {}
+        for i, (a, c, m) in enumerate(free):
+            b = blocked.get(i)
+            if b is not None:
+                a, c, m = a - b[0], c - b[1], m - b[2]
+            if a >= accel and c + EPS >= cpus and m + EPS >= mem:
+                candidates.append((a, c, i))
+                left[i] = (a, c, m)
+        if len(candidates) < nodes:
+            return None
+        candidates.sort()
+        return tuple(sorted(i for _, _, i in candidates[:nodes])), left
+
+    def backfill_ok(
+        self, nodes: Sequence[int], end: datetime, accel: int, cpus: float, mem: float, now: datetime
+    ) -> bool:
+        """May a job hold these nodes from now until `end` (its deadline) without delaying a reservation?"""
+        for r in self.reservations:
+            if r.start >= end:
+                continue
+            for i in nodes:
+                slack = r.slack.get(i)
+                if slack is not None and (slack[0] < accel or slack[1] + EPS < cpus or slack[2] + EPS < mem):
+                    return False
+        return True
+
+    def charge(self, nodes: Sequence[int], end: datetime, accel: int, cpus: float, mem: float) -> None:
+        """Record that a backfilled job uses part of the reservations' slack until `end`."""
+        for r in self.reservations:
+            if r.start >= end:
+                continue
+            for i in nodes:
+                slack = r.slack.get(i)
+                if slack is not None:
+                    slack[0] -= accel
+                    slack[1] -= cpus
+                    slack[2] -= mem

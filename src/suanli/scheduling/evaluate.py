@@ -1,0 +1,211 @@
+"""One cycle's working state, shared by every policy: free capacity per pool, each pool's timeline, and
+memoised answers per job *shape* (jobs of one shape fit the same pools the same way), so a cycle over
+100,000 waiting jobs costs little more than one over the distinct shapes among them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from suanli.scheduling import fit
+from suanli.scheduling.capacity import Hold, PoolFree, Reservation, Timeline
+from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, ReasonCode
+from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
+
+
+def shape_of(job: PendingJob) -> Hashable:
+    """The job's shape key (computed when it was submitted), or an equivalent built from its request."""
+    if job.shape:
+        return job.shape
+    r = job.request
+    return (
+        r.options,
+        r.nodes,
+        r.cpus,
+        r.memory_gib,
+        job.preemptible,
+        job.max_price,
+        job.allow_centres,
+        job.exclude_centres,
+    )
+
+
+class Cycle:
+    def __init__(self, snapshot: Snapshot, now: datetime) -> None:
+        self.now = now
+        self.pools = {p.pool_id: p for p in snapshot.pools}
+        self.free = {p.pool_id: PoolFree(p) for p in snapshot.pools}
+        holds: dict[str, list[Hold]] = {}
+        for r in snapshot.running:
+            holds.setdefault(r.pool_id, []).append(
+                Hold(
+                    r.node_indices,
+                    r.per_node,
+                    r.cpus,
+                    r.memory_gib,
+                    max(r.expected_end, now),
+                    max(r.deadline, now),
+                    r.job_id,
+                )
+            )
+        self.timelines = {p.pool_id: Timeline(p, holds.get(p.pool_id, [])) for p in snapshot.pools}
+        self.version = dict.fromkeys(self.pools, 0)
+        self.placements: list[Placement] = []
+        self.reservations: dict[str, tuple[str, Reservation]] = {}  # job -> (pool, reservation)
+        self._candidates: dict[Hashable, tuple[list[PoolState], list[PoolReason]]] = {}
+        self._ranked: dict[tuple[Hashable, str], list[PoolState]] = {}
+        self._no_room: dict[tuple[Hashable, str], int] = {}
+        self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
+
+    # ---------------------------------------------------------------------------- fit
+
+    def candidates(self, job: PendingJob) -> list[PoolState]:
+        """Pools that could take this job now but for capacity (shape, centre, status and price all fine)."""
+        return self._evaluate(job)[0]
+
+    def unfit(self, job: PendingJob) -> list[PoolReason]:
+        """Reasons of the pools that cannot take this job for anything but capacity."""
+        return self._evaluate(job)[1]
+
+    def _evaluate(self, job: PendingJob) -> tuple[list[PoolState], list[PoolReason]]:
+        key = shape_of(job)
+        known = self._candidates.get(key)
+        if known is None:
+            ok, reasons = [], []
+            for pool in self.pools.values():
+                reason = fit.static_reason(job, pool) or fit.availability_reason(job, pool)
+                if reason is None:
+                    ok.append(pool)
+                else:
+                    reasons.append(reason)
+            known = self._candidates[key] = (ok, reasons)
+        return known
+
+    def never_fits(self, job: PendingJob) -> bool:
+        """True if every pool refuses the job by its shape or centre lists (it can never run as asked)."""
+        ok, reasons = self._evaluate(job)
+        return not ok and bool(reasons) and all(r.static for r in reasons)
+
+    def ranked(self, job: PendingJob, order: str, key: Callable[[PoolState], object]) -> list[PoolState]:
+        """The job's candidate pools sorted by `key` (memoised per shape and `order` name)."""
+        memo = (shape_of(job), order)
+        pools = self._ranked.get(memo)
+        if pools is None:
+            pools = self._ranked[memo] = sorted(self.candidates(job), key=key)
+        return pools
+
+    def stuck(self, job: PendingJob) -> bool:
+        """No candidate pool had room for this shape earlier in the cycle. Capacity only shrinks within a
+        cycle, so later jobs of the shape need not be tried again."""
+        return shape_of(job) in self._stuck
+
+    def mark_stuck(self, job: PendingJob) -> None:
+        self._stuck.add(shape_of(job))
+
+    def fit_now(self, job: PendingJob, pool: PoolState) -> tuple[int, ...] | None:
+        key = (shape_of(job), pool.pool_id)
+        if self._no_room.get(key) == self.version[pool.pool_id]:
+            return None
+        accel, cpus, mem = fit.demand_per_node(job, pool)
+        nodes = self.free[pool.pool_id].fit(job.request.nodes, accel, cpus, mem)
+        if nodes is None:
+            self._no_room[key] = self.version[pool.pool_id]
+        return nodes
+
+    # ---------------------------------------------------------------------------- time
+
+    def runtime(self, job: PendingJob, pool: PoolState) -> float:
+        """Expected seconds on this pool's model (the estimate; the max_runtime when there is none)."""
+        return (
+            min(job.estimates.get(pool.model, job.max_runtime_s), job.max_runtime_s)
+            if job.estimates
+            else float(job.max_runtime_s)
+        )
+
+    def predicted_start(self, job: PendingJob, pool: PoolState) -> datetime | None:
+        accel, cpus, mem = fit.demand_per_node(job, pool)
+        found = self.timelines[pool.pool_id].earliest_start(
+            self.free[pool.pool_id],
+            job.request.nodes,
+            accel,
+            cpus,
+            mem,
+            self.runtime(job, pool),
+            self.now,
+            expected=True,
+        )
+        return found[0] if found else None
+
+    def reserve(self, job: PendingJob, pool: PoolState) -> Reservation | None:
+        accel, cpus, mem = fit.demand_per_node(job, pool)
+        reservation = self.timelines[pool.pool_id].reserve(
+            job.job_id, self.free[pool.pool_id], job.request.nodes, accel, cpus, mem, float(job.max_runtime_s), self.now
+        )
+        if reservation is not None:
+            self.reservations[job.job_id] = (pool.pool_id, reservation)
+            self.version[pool.pool_id] += 1
+        return reservation
+
+    def backfill_ok(self, job: PendingJob, pool: PoolState, nodes: tuple[int, ...]) -> bool:
+        accel, cpus, mem = fit.demand_per_node(job, pool)
+        end = self.now + timedelta(seconds=job.max_runtime_s)
+        return self.timelines[pool.pool_id].backfill_ok(nodes, end, accel, cpus, mem, self.now)
+
+    # ---------------------------------------------------------------------------- placing
+
+    def place(self, job: PendingJob, pool: PoolState, nodes: tuple[int, ...], explanation: str) -> Placement:
+        accel, cpus, mem = fit.demand_per_node(job, pool)
+        self.free[pool.pool_id].take(nodes, accel, cpus, mem)
+        end = self.now + timedelta(seconds=job.max_runtime_s)
+        self.timelines[pool.pool_id].charge(nodes, end, accel, cpus, mem)
+        self.timelines[pool.pool_id].running.append(
+            Hold(nodes, accel, cpus, mem, self.now + timedelta(seconds=self.runtime(job, pool)), end, job.job_id)
+        )
+        self.version[pool.pool_id] += 1
+        price = pool.price_for(job.preemptible)
+        assert price is not None
+        placement = Placement(
+            job.job_id,
+            pool.pool_id,
+            pool.centre_id,
+            pool.model,
+            accel,
+            cpus,
+            mem,
+            nodes,
+            price,
+            pool.price_card_id,
+            explanation,
+        )
+        self.placements.append(placement)
+        return placement
+
+    # ---------------------------------------------------------------------------- explaining
+
+    def reasons(self, job: PendingJob, lead: dict[str, PoolReason] | None = None) -> tuple[PoolReason, ...]:
+        """A reason per pool: capacity (or `lead`, e.g. a reservation) for candidates, the rest as is."""
+        ok, unfit = self._evaluate(job)
+        lead = lead or {}
+        out = []
+        for pool in ok:
+            reason = lead.get(pool.pool_id)
+            if reason is None:
+                accel, cpus, mem = fit.demand_per_node(job, pool)
+                free = self.free[pool.pool_id]
+                reason = fit.capacity_reason(job, pool, free.count_fitting(accel, cpus, mem), len(free.accel))
+            out.append(reason)
+        return tuple(out) + tuple(unfit)
+
+    def result(
+        self, waiting: dict[str, tuple[PoolReason, ...]], rejected: dict[str, tuple[PoolReason, ...]]
+    ) -> CycleResult:
+        return CycleResult(tuple(self.placements), waiting, rejected)
+
+
+def price_key(job: PendingJob, pool: PoolState) -> Decimal:
+    price = pool.price_for(job.preemptible)
+    return price if price is not None else Decimal("Infinity")
+
+
+__all__ = ["Cycle", "ReasonCode", "price_key", "shape_of"]
