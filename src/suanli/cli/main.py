@@ -21,6 +21,7 @@ from suanli.api.app import create_app
 from suanli.backends import create_backend
 from suanli.backends import local as _local  # noqa: F401 - registers the "local" engine
 from suanli.cli import embedded, render
+from suanli.cli import sim as sim_command
 from suanli.cli.credentials import Credentials, load_credentials, save_credentials
 from suanli.cli.follow import follow, read_spec_file
 from suanli.client import ApiError, SuanliClient
@@ -360,6 +361,9 @@ def centres(server: Server = None, token: Token = None) -> None:
         f"({cap['pflops_fp16_online']} online), {cap['accelerators_in_use']}/{cap['accelerators_total']} "
         "accelerators in use"
     )
+
+
+sim_command.register(app, out)
 
 
 def main() -> None:

@@ -1,0 +1,291 @@
+"""What a simulation measured, read back from the platform's own records (jobs, attempts, prices).
+
+Batch jobs: completion time (JCT = end - submit), queueing delay (JCT minus time actually running, so
+waits after a requeue count), bounded slowdown (JCT / max(run time, 10 s)), makespan. Long-running services:
+placement delay and how many were never placed. Per pool: utilisation over time. Per tenant: what it paid,
+and its share of what was held while it had work waiting, against its fair share (Jain's index).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from suanli.domain.jobs.states import JobState
+from suanli.sim.engine import SIM_START, SimRun
+
+BOUND_SECONDS = 10.0  # the usual bound of "bounded slowdown"
+_HOUR = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    key: str
+    tenant_id: str
+    service: bool
+    state: JobState
+    submitted: float  # seconds from the simulation's start
+    first_start: float | None
+    end: float | None
+    run_seconds: float
+    accelerators: int
+    attempts: int
+    cost: Decimal
+
+    @property
+    def jct(self) -> float | None:
+        return None if self.end is None else self.end - self.submitted
+
+    @property
+    def wait(self) -> float | None:
+        jct = self.jct
+        return None if jct is None else max(0.0, jct - self.run_seconds)
+
+
+@dataclass
+class Stats:
+    mean: float
+    median: float
+    p95: float
+    p99: float
+    count: int
+
+    @staticmethod
+    def of(values: list[float]) -> Stats:
+        if not values:
+            return Stats(math.nan, math.nan, math.nan, math.nan, 0)
+        ordered = sorted(values)
+        return Stats(sum(ordered) / len(ordered), _pct(ordered, 50), _pct(ordered, 95), _pct(ordered, 99), len(ordered))
+
+
+def _pct(ordered: list[float], p: float) -> float:
+    """Percentile by linear interpolation between closest ranks."""
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * p / 100
+    lo, hi = math.floor(rank), math.ceil(rank)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+
+
+@dataclass
+class TenantMetrics:
+    tenant: str
+    accelerator_hours: float
+    cost: str
+    jobs: int
+    mean_jct_h: float
+    share_vs_fair: float  # time-averaged (share held / fair share) while it had work waiting
+
+
+@dataclass
+class Metrics:
+    trace: str
+    policy: str
+    seed: int
+    batch_jobs: int
+    finished: int
+    unfinished: int
+    refused: int
+    rejected: int
+    jct: Stats
+    wait: Stats
+    bounded_slowdown: Stats
+    makespan_h: float
+    services: int
+    service_placement_delay: Stats
+    services_never_placed: int
+    total_cost: str
+    jain: float
+    utilisation: dict[str, float]  # pool -> busy accelerator (core) time / capacity over the makespan
+    tenants: list[TenantMetrics] = field(default_factory=list)
+    cycles: int = 0
+    wall_seconds: float = 0.0
+    sim_hours: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def outcomes(run: SimRun) -> list[JobOutcome]:
+    """Every submitted job, as the store recorded it."""
+    out = []
+    end_of_run = _secs(run.end)
+    with run.ctx.store.uow() as uow:
+        for job in uow.jobs.in_states(list(JobState)):
+            attempts = uow.attempts.for_job(job.id)
+            run_seconds, cost, accelerators, first = 0.0, Decimal(0), 0, None
+            for a in attempts:
+                if a.started_at is None:
+                    continue
+                start = _secs(a.started_at)
+                stop = _secs(a.ended_at) if a.ended_at is not None else end_of_run
+                first = start if first is None else min(first, start)
+                seconds = max(0.0, stop - start)
+                run_seconds += seconds
+                units = a.per_node * len(a.node_indices) or a.cpus_per_node * len(a.node_indices)
+                accelerators = max(accelerators, a.per_node * len(a.node_indices))
+                cost += a.price * Decimal(str(round(units * seconds / _HOUR, 6)))
+            out.append(
+                JobOutcome(
+                    key=job.spec.envs.get("TRACE_JOB", job.id),
+                    tenant_id=job.tenant_id,
+                    service=job.kind.value == "service",
+                    state=job.state,
+                    submitted=_secs(job.submitted_at),
+                    first_start=first,
+                    end=_secs(job.finished_at)
+                    if job.finished_at is not None and job.state is JobState.SUCCEEDED
+                    else None,
+                    run_seconds=run_seconds,
+                    accelerators=accelerators,
+                    attempts=job.attempts,
+                    cost=cost.quantize(Decimal("0.01")),
+                )
+            )
+    return out
+
+
+def _secs(t: datetime) -> float:
+    return (t - SIM_START).total_seconds()
+
+
+def measure(run: SimRun) -> Metrics:
+    jobs = outcomes(run)
+    batch = [j for j in jobs if not j.service]
+    services = [j for j in jobs if j.service]
+    done = [j for j in batch if j.end is not None]
+    jct = [j.jct for j in done if j.jct is not None]
+    wait = [j.wait for j in done if j.wait is not None]
+    slowdown = [max(1.0, j.jct / max(j.run_seconds, BOUND_SECONDS)) for j in done if j.jct is not None]
+    first = min((j.submitted for j in batch), default=0.0)
+    last = max((j.end for j in done if j.end is not None), default=first)
+    placed = [j.first_start - j.submitted for j in services if j.first_start is not None]
+    return Metrics(
+        trace=run.trace.name,
+        policy=run.policy,
+        seed=run.seed,
+        batch_jobs=len(batch) + sum(1 for k in run.refused if not run.workload.jobs[k].trace.is_service),
+        finished=len(done),
+        unfinished=len(batch) - len(done),
+        refused=len(run.refused),
+        rejected=sum(1 for j in jobs if j.state is JobState.REJECTED),
+        jct=Stats.of(jct),
+        wait=Stats.of(wait),
+        bounded_slowdown=Stats.of(slowdown),
+        makespan_h=(last - first) / _HOUR,
+        services=len(services),
+        service_placement_delay=Stats.of(placed),
+        services_never_placed=sum(1 for j in services if j.first_start is None),
+        total_cost=str(sum((j.cost for j in jobs), Decimal(0))),
+        jain=jain_index(run),
+        utilisation=utilisation(run, first, max(last, first + 1)),
+        tenants=tenant_table(run, jobs),
+        cycles=run.cycles,
+        wall_seconds=run.wall_seconds,
+        sim_hours=_secs(run.end) / _HOUR,
+    )
+
+
+def jain_index(run: SimRun) -> float:
+    """Jain's index over tenants' time-averaged share-versus-fair-share while they had work waiting and
+    others held capacity (equal weights: the fair share among the backlogged is equal)."""
+    ratios = _share_ratios(run)
+    values = [v for v in ratios.values() if v is not None]
+    if not values:
+        return 1.0
+    total = sum(values)
+    squares = sum(v * v for v in values)
+    return (total * total) / (len(values) * squares) if squares > 0 else 1.0
+
+
+def _share_ratios(run: SimRun) -> dict[str, float | None]:
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for sample in run.samples:
+        backlogged = sample.backlogged
+        if len(backlogged) < 2:
+            continue
+        held = {t: sample.held.get(t, 0) for t in backlogged}
+        total = sum(held.values())
+        if total <= 0:
+            continue
+        fair = 1 / len(backlogged)
+        for tenant, amount in held.items():
+            sums[tenant] = sums.get(tenant, 0.0) + (amount / total) / fair
+            counts[tenant] = counts.get(tenant, 0) + 1
+    tenants = set(run.tenant_ids.values())
+    return {t: (sums[t] / counts[t] if counts.get(t) else None) for t in tenants}
+
+
+def utilisation(run: SimRun, start: float, end: float) -> dict[str, float]:
+    """Busy fraction of each pool's accelerators (cores for CPU pools) from first arrival to the last end."""
+    busy: dict[str, float] = {}
+    capacity: dict[str, float] = {}
+    with run.ctx.store.uow() as uow:
+        centres = {c.id: c.name for c in uow.centres.list()}
+        labels = {}
+        for pool in uow.pools.list():
+            label = f"{centres[pool.centre_id]}/{pool.name}"
+            labels[pool.id] = label
+            capacity[label] = pool.nodes * (pool.accelerators_per_node or pool.cpus_per_node)
+        for attempt in uow.attempts.in_states(list(JobState)):
+            if attempt.started_at is None:
+                continue
+            a0 = max(_secs(attempt.started_at), start)
+            a1 = min(_secs(attempt.ended_at) if attempt.ended_at else _secs(run.end), end)
+            if a1 <= a0:
+                continue
+            units = attempt.per_node * len(attempt.node_indices) or attempt.cpus_per_node * len(attempt.node_indices)
+            label = labels[attempt.pool_id]
+            busy[label] = busy.get(label, 0.0) + units * (a1 - a0)
+    span = end - start
+    return {label: round(busy.get(label, 0.0) / (cap * span), 4) for label, cap in sorted(capacity.items())}
+
+
+def utilisation_series(run: SimRun, step: float = _HOUR) -> tuple[list[float], dict[str, list[float]]]:
+    """Busy fraction per pool in each `step`-second bucket, for plotting."""
+    horizon = _secs(run.end)
+    buckets = max(1, math.ceil(horizon / step))
+    series: dict[str, list[float]] = {}
+    with run.ctx.store.uow() as uow:
+        centres = {c.id: c.name for c in uow.centres.list()}
+        pools = {p.id: p for p in uow.pools.list()}
+        for pool in pools.values():
+            series[f"{centres[pool.centre_id]}/{pool.name}"] = [0.0] * buckets
+        for attempt in uow.attempts.in_states(list(JobState)):
+            if attempt.started_at is None:
+                continue
+            pool = pools[attempt.pool_id]
+            label = f"{centres[pool.centre_id]}/{pool.name}"
+            cap = pool.nodes * (pool.accelerators_per_node or pool.cpus_per_node)
+            units = attempt.per_node * len(attempt.node_indices) or attempt.cpus_per_node * len(attempt.node_indices)
+            a0 = _secs(attempt.started_at)
+            a1 = _secs(attempt.ended_at) if attempt.ended_at else horizon
+            b = int(a0 // step)
+            while b < buckets and b * step < a1:
+                overlap = min(a1, (b + 1) * step) - max(a0, b * step)
+                series[label][b] += units * max(0.0, overlap) / (cap * step)
+                b += 1
+    return [i * step / _HOUR for i in range(buckets)], series
+
+
+def tenant_table(run: SimRun, jobs: list[JobOutcome]) -> list[TenantMetrics]:
+    names = {tid: name for name, tid in run.tenant_ids.items()}
+    ratios = _share_ratios(run)
+    rows = []
+    for tenant_id in sorted(names, key=lambda t: names[t]):
+        mine = [j for j in jobs if j.tenant_id == tenant_id]
+        jcts = [j.jct for j in mine if j.jct is not None and not j.service]
+        rows.append(
+            TenantMetrics(
+                tenant=names[tenant_id],
+                accelerator_hours=round(sum(j.accelerators * j.run_seconds for j in mine) / _HOUR, 1),
+                cost=str(sum((j.cost for j in mine), Decimal(0))),
+                jobs=len(mine),
+                mean_jct_h=round(sum(jcts) / len(jcts) / _HOUR, 3) if jcts else math.nan,
+                share_vs_fair=round(ratios.get(tenant_id) or math.nan, 3),
+            )
+        )
+    return rows
