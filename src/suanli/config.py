@@ -44,6 +44,7 @@ class SchedulerSettings(BaseModel):
         600.0, gt=0, description="running jobs of a centre offline this long are declared lost"
     )
     resync_s: float = Field(60.0, gt=0, description="the scheduler rebuilds its cache from the database this often")
+    fairshare_half_life_h: float = Field(168.0, gt=0, description="tenants' past usage counts half after this long")
 
 
 class AgentSettings(BaseModel):

@@ -134,7 +134,9 @@ class JobRepo(Protocol):
     def feed_position(self) -> int:
         """The id of the latest job event (0 if none)."""
 
-    def cancel_requested(self, states: Sequence[JobState]) -> list[Job]: ...
+    def flagged(self, states: Sequence[JobState]) -> list[Job]:
+        """Jobs in `states` with a cancel or preemption request outstanding."""
+
     def events(self, job_id: str) -> list[JobEvent]: ...
 
 

@@ -80,6 +80,7 @@ class Agent:
         self._beats = 0
         self.tracked: dict[str, Tracked] = {}
         self.stopping: set[str] = set()  # attempts being killed because the server no longer wants them
+        self.preempting: set[str] = set()  # attempts being stopped for higher-priority work
         self.reconciled = False
         self._stop = threading.Event()
 
@@ -147,6 +148,10 @@ class Agent:
         reply = self.client.heartbeat({c.pool: c.nodes_up for c in capacity}, inventory, info)
         for attempt_id in reply["cancel"]:
             self.backend.cancel(attempt_id)
+        for attempt_id in reply.get("preempt", ()):
+            if attempt_id in self.tracked and attempt_id not in self.preempting:
+                self.preempting.add(attempt_id)
+                self.backend.cancel(attempt_id)
         for attempt_id in reply["forget"]:
             self.tracked.pop(attempt_id, None)
             self._discard(attempt_id)
@@ -206,9 +211,11 @@ class Agent:
                     "ended_at": usage.ended_at.isoformat(),
                 }
             )
-        self._final(
-            tracked.attempt_id, status.state.value, status.exit_code, status.reason, status.devices, status.ended_at
-        )
+        state = status.state.value
+        if status.state is EngineState.CANCELLED and tracked.attempt_id in self.preempting:
+            state = EngineState.PREEMPTED.value
+        self.preempting.discard(tracked.attempt_id)
+        self._final(tracked.attempt_id, state, status.exit_code, status.reason, status.devices, status.ended_at)
 
     def _final(
         self,

@@ -33,6 +33,8 @@ class TenantCreate(In):
     sme: bool = False
     registered_city: str = Field("", max_length=100)
     industry: str = Field("", max_length=100)
+    weight: float = Field(1.0, description="fair-share weight relative to other tenants")
+    quota: float = Field(0.0, description="guaranteed capacity in A100-equivalent accelerators")
 
 
 class TenantPatch(In):
@@ -42,6 +44,8 @@ class TenantPatch(In):
     registered_city: str | None = Field(None, max_length=100)
     industry: str | None = Field(None, max_length=100)
     status: TenantStatus | None = None
+    weight: float | None = None
+    quota: float | None = None
 
 
 class TenantOut(BaseModel):
@@ -54,6 +58,8 @@ class TenantOut(BaseModel):
     industry: str
     status: TenantStatus
     created_at: datetime
+    weight: float
+    quota: float
 
     @classmethod
     def of(cls, t: Tenant) -> TenantOut:

@@ -63,6 +63,8 @@ class Tenant:
     industry: str
     status: TenantStatus
     created_at: datetime
+    weight: float = 1.0  # fair-share weight relative to other tenants
+    quota: float = 0.0  # guaranteed capacity in A100-equivalent accelerators (0: none; it may still borrow)
 
 
 @dataclass(frozen=True, slots=True)

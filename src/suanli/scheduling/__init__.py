@@ -12,6 +12,9 @@ from datetime import datetime
 from suanli.scheduling.decisions import CycleResult
 from suanli.scheduling.policies import Policy, get_policy
 from suanli.scheduling.policies import cheapest as _cheapest  # registers "cheapest"
+from suanli.scheduling.policies import fifo as _fifo  # noqa: F401 - registers "fifo"
+from suanli.scheduling.policies import slurm as _slurm  # noqa: F401 - registers "slurm"
+from suanli.scheduling.policies import suanli as _suanli  # noqa: F401 - registers "suanli"
 from suanli.scheduling.snapshot import PendingJob, Snapshot
 
 DEFAULT_POLICY = _cheapest.Cheapest.name

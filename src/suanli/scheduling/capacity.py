@@ -123,6 +123,15 @@ class Timeline:
         self.pool = pool
         self.running = list(running)
         self.reservations: list[Reservation] = []
+        self._sorted: dict[str, tuple[int, list[tuple[datetime, int, Hold]]]] = {}
+
+    def _releases(self, expected: bool) -> list[tuple[datetime, int, Hold]]:
+        key = "expected" if expected else "deadline"
+        cached = self._sorted.get(key)
+        if cached is None or cached[0] != len(self.running):
+            order = sorted(((h.expected if expected else h.deadline), n, h) for n, h in enumerate(self.running))
+            cached = self._sorted[key] = (len(self.running), order)
+        return cached[1]
 
     def earliest_start(
         self,
@@ -138,9 +147,17 @@ class Timeline:
     ) -> tuple[datetime, tuple[int, ...]] | None:
         """When, and on which nodes, a gang could start and hold its nodes `duration` seconds without
         breaking a reservation, if running jobs end at their expected time (`expected`) or at their
-        deadline. None if never within the known future."""
-        free = [[now_free.accel[i], now_free.cpus[i], now_free.mem[i]] for i in range(len(now_free.accel))]
-        releases = sorted(((h.expected if expected else h.deadline), h.job_id, h) for h in self.running)
+        deadline. None if never within the known future. Nodes are re-checked only as releases touch them."""
+        free_a = list(now_free.accel)
+        free_c = list(now_free.cpus)
+        free_m = list(now_free.mem)
+        size = len(free_a)
+
+        def fits(i: int) -> bool:
+            return free_a[i] >= accel and free_c[i] + EPS >= cpus and free_m[i] + EPS >= mem
+
+        ok = {i for i in range(size) if fits(i)}
+        releases = self._releases(expected)
         times = sorted(
             {now, *(t for t, _, _ in releases if t > now), *(r.end for r in self.reservations if r.end > now)}
         )
@@ -149,15 +166,48 @@ class Timeline:
             while k < len(releases) and releases[k][0] <= t:
                 h = releases[k][2]
                 for i in h.nodes:
-                    if i < len(free):
-                        free[i][0] += h.accel
-                        free[i][1] += h.cpus
-                        free[i][2] += h.mem
+                    if i < size:
+                        free_a[i] += h.accel
+                        free_c[i] += h.cpus
+                        free_m[i] += h.mem
+                        if fits(i):
+                            ok.add(i)
                 k += 1
-            chosen = self._fits_at(free, t, nodes, accel, cpus, mem, duration)
+            chosen = self._choose(ok, free_a, free_c, free_m, t, nodes, accel, cpus, mem, duration)
             if chosen is not None:
-                return t, chosen[0]
+                return t, chosen
         return None
+
+    def _choose(
+        self,
+        ok: set[int],
+        free_a: list[int],
+        free_c: list[float],
+        free_m: list[float],
+        start: datetime,
+        nodes: int,
+        accel: int,
+        cpus: float,
+        mem: float,
+        duration: float,
+    ) -> tuple[int, ...] | None:
+        """Best-fit nodes among `ok` once overlapping reservations take their share (None if too few)."""
+        if len(ok) < nodes:
+            return None
+        blocked = self._blocked(start, start + timedelta(seconds=duration))
+        usable = [i for i in ok if i not in blocked]
+        for i, b in blocked.items():
+            if (
+                i in ok
+                and free_a[i] - b[0] >= accel
+                and free_c[i] - b[1] + EPS >= cpus
+                and free_m[i] - b[2] + EPS >= mem
+            ):
+                usable.append(i)
+        if len(usable) < nodes:
+            return None
+        usable.sort(key=lambda i: (free_a[i], free_c[i], i))
+        return tuple(sorted(usable[:nodes]))
 
     def reserve(
         self,
@@ -176,22 +226,29 @@ class Timeline:
         if found is None:
             return None
         start, chosen = found
+        end = start + timedelta(seconds=duration)
         free = self._free_at(now_free, start)
-        fits = self._fits_at(free, start, nodes, accel, cpus, mem, duration)
-        assert fits is not None
-        _, leftover = fits
-        reservation = Reservation(
-            job_id,
-            chosen,
-            accel,
-            cpus,
-            mem,
-            start,
-            start + timedelta(seconds=duration),
-            {i: [leftover[i][0] - accel, leftover[i][1] - cpus, leftover[i][2] - mem] for i in chosen},
-        )
+        blocked = self._blocked(start, end)
+        zero = [0.0, 0.0, 0.0]
+        slack = {
+            i: [free[i][k] - blocked.get(i, zero)[k] - need for k, need in enumerate((accel, cpus, mem))]
+            for i in chosen
+        }
+        reservation = Reservation(job_id, chosen, accel, cpus, mem, start, end, slack)
         self.reservations.append(reservation)
         return reservation
+
+    def _blocked(self, start: datetime, end: datetime) -> dict[int, list[float]]:
+        """What reservations overlapping [start, end) hold on each of their nodes."""
+        blocked: dict[int, list[float]] = {}
+        for r in self.reservations:
+            if r.end > start and r.start < end:
+                for i in r.nodes:
+                    b = blocked.setdefault(i, [0.0, 0.0, 0.0])
+                    b[0] += r.accel
+                    b[1] += r.cpus
+                    b[2] += r.mem
+        return blocked
 
     def _free_at(self, now_free: PoolFree, t: datetime) -> list[list[float]]:
         free = [[now_free.accel[i], now_free.cpus[i], now_free.mem[i]] for i in range(len(now_free.accel))]
@@ -203,32 +260,6 @@ class Timeline:
                         free[i][1] += h.cpus
                         free[i][2] += h.mem
         return free
-
-    def _fits_at(
-        self, free: list[list[float]], start: datetime, nodes: int, accel: int, cpus: float, mem: float, duration: float
-    ) -> tuple[tuple[int, ...], dict[int, tuple[float, float, float]]] | None:
-        end = start + timedelta(seconds=duration)
-        blocked: dict[int, list[float]] = {}
-        for r in self.reservations:
-            if r.end > start and r.start < end:
-                for i in r.nodes:
-                    b = blocked.setdefault(i, [0.0, 0.0, 0.0])
-                    b[0] += r.accel
-                    b[1] += r.cpus
-                    b[2] += r.mem
-        candidates = []
-        left: dict[int, tuple[float, float, float]] = {}
-        for i, (a, c, m) in enumerate(free):
-            b = blocked.get(i)
-            if b is not None:
-                a, c, m = a - b[0], c - b[1], m - b[2]
-            if a >= accel and c + EPS >= cpus and m + EPS >= mem:
-                candidates.append((a, c, i))
-                left[i] = (a, c, m)
-        if len(candidates) < nodes:
-            return None
-        candidates.sort()
-        return tuple(sorted(i for _, _, i in candidates[:nodes])), left
 
     def backfill_ok(
         self, nodes: Sequence[int], end: datetime, accel: int, cpus: float, mem: float, now: datetime

@@ -24,7 +24,8 @@ class ReasonCode(StrEnum):
     NO_PRICE = "no_price"
     PRICE_ABOVE_MAX = "price_above_max"
     INSUFFICIENT_CAPACITY = "insufficient_capacity"
-    LOWER_RANK = "lower_rank"
+    LOWER_RANK = "lower_rank"  # room exists, but it is promised to jobs ahead (FIFO head, reservations)
+    RESERVED = "reserved"  # this pool is promised to this job from a predicted time
 
 
 STATIC_CODES = frozenset(
@@ -82,8 +83,19 @@ class Placement:
     explanation: str
 
 
+@dataclass(frozen=True, slots=True)
+class Preemption:
+    """Stop running job `job_id` (a preemptible one; its whole gang) to make room for waiting `for_job`."""
+
+    job_id: str
+    for_job: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class CycleResult:
     placements: tuple[Placement, ...] = ()
     waiting: dict[str, tuple[PoolReason, ...]] = field(default_factory=dict)
     rejected: dict[str, tuple[PoolReason, ...]] = field(default_factory=dict)
+    preemptions: tuple[Preemption, ...] = ()
+    notes: dict[str, str] = field(default_factory=dict)  # job -> what this cycle promised it (reservations)

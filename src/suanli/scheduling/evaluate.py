@@ -4,13 +4,13 @@ memoised answers per job *shape* (jobs of one shape fit the same pools the same 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli.scheduling import fit
 from suanli.scheduling.capacity import Hold, PoolFree, Reservation, Timeline
-from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, ReasonCode
+from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
 
 
@@ -197,10 +197,35 @@ class Cycle:
             out.append(reason)
         return tuple(out) + tuple(unfit)
 
+    def explain(
+        self,
+        pending: Sequence[PendingJob],
+        waiting: Iterable[str],
+        lead: Mapping[str, dict[str, PoolReason]] | None = None,
+    ) -> dict[str, tuple[PoolReason, ...]]:
+        """Reasons per waiting job: computed once per shape (after the cycle's placements); jobs with a
+        `lead` (their own reason for some pools, e.g. a reservation) get theirs."""
+        jobs = {j.job_id: j for j in pending}
+        lead = lead or {}
+        memo: dict[tuple[Hashable, int], tuple[PoolReason, ...]] = {}
+        out = {}
+        for job_id in waiting:
+            job = jobs[job_id]
+            own = lead.get(job_id)
+            key = (shape_of(job), id(own) if own else 0)  # leads shared between jobs are explained once
+            if key not in memo:
+                memo[key] = self.reasons(job, own) if own else self.reasons(job)
+            out[job_id] = memo[key]
+        return out
+
     def result(
-        self, waiting: dict[str, tuple[PoolReason, ...]], rejected: dict[str, tuple[PoolReason, ...]]
+        self,
+        waiting: dict[str, tuple[PoolReason, ...]],
+        rejected: dict[str, tuple[PoolReason, ...]],
+        preemptions: Sequence[Preemption] = (),
+        notes: dict[str, str] | None = None,
     ) -> CycleResult:
-        return CycleResult(tuple(self.placements), waiting, rejected)
+        return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes or {})
 
 
 def price_key(job: PendingJob, pool: PoolState) -> Decimal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 from suanli.domain.accelerators import Stack
 from suanli.domain.centres import CentreStatus
 from suanli.domain.jobs.request import ResourceRequest
+from suanli.scheduling.fairness import TenantShare
 
 
 @dataclass(slots=True)
@@ -73,12 +75,15 @@ class RunningJob:
     started_at: datetime
     expected_end: datetime  # from the runtime estimate, never later than the deadline
     deadline: datetime  # started_at + max_runtime: the engine kills it then
+    model: str = ""
+    attempt_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     pools: tuple[PoolState, ...]
     running: tuple[RunningJob, ...] = ()
+    tenants: Mapping[str, TenantShare] = field(default_factory=dict)  # fair-share inputs, by tenant id
 
 
 @dataclass(frozen=True, slots=True)

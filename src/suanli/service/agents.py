@@ -52,6 +52,7 @@ class HeartbeatReply:
     cancel: list[str] = field(default_factory=list)  # attempts to kill at the tenant's request
     forget: list[str] = field(default_factory=list)  # attempts the server no longer runs here: kill, clean up
     unknown_pools: list[str] = field(default_factory=list)
+    preempt: list[str] = field(default_factory=list)  # attempts to stop for higher-priority work (then requeued)
 
 
 @dataclass(frozen=True)
@@ -104,18 +105,18 @@ def heartbeat(
             pool = known.get(name)
             if pool is not None and pool.nodes_up != up:
                 uow.pools.update(replace(pool, nodes_up=max(0, min(up, pool.nodes))))
-        cancel = []
-        for job in uow.jobs.cancel_requested(ACTIVE):
+        cancel, preempt = [], []
+        for job in uow.jobs.flagged(ACTIVE):
             attempt = uow.attempts.get(job.current_attempt_id or "")
             if attempt is not None and attempt.centre_id == centre_id:
-                cancel.append(attempt.id)
+                (cancel if job.cancel_requested_at is not None else preempt).append(attempt.id)
         forget = []
         for attempt_id in running or ():
             attempt = uow.attempts.get(attempt_id)
             job = uow.jobs.get(attempt.job_id) if attempt is not None and attempt.centre_id == centre_id else None
             if job is None or job.current_attempt_id != attempt_id or job.state not in ACTIVE:
                 forget.append(attempt_id)
-    return HeartbeatReply(sorted(cancel), sorted(forget), sorted(set(pools) - set(known)))
+    return HeartbeatReply(sorted(cancel), sorted(forget), sorted(set(pools) - set(known)), sorted(preempt))
 
 
 def lease(ctx: Context, principal: Principal, limit: int) -> list[Assignment]:
@@ -205,6 +206,8 @@ def _apply_report(ctx: Context, uow: UnitOfWork, centre_id: str, actor: str, ite
         outcome = Outcome(item.state)
     except ValueError:
         raise InvalidInput([FieldError("state", f"unknown state {item.state!r}")]) from None
+    if outcome is Outcome.CANCELLED and job.preempt_requested_at is not None and job.cancel_requested_at is None:
+        outcome = Outcome.PREEMPTED  # killed because the scheduler asked for it
     if job.current_attempt_id != attempt.id or job.state not in ACTIVE:
         return ReportResult(attempt.id, True, job.state, "stale or duplicate report: nothing changed")
     verdict = judge_outcome(job, outcome, item.exit_code, item.reason)
@@ -217,7 +220,7 @@ def _apply_report(ctx: Context, uow: UnitOfWork, centre_id: str, actor: str, ite
     if attempt.started_at is None:
         ended["started_at"] = at
     attempt = update_attempt(uow, attempt, **ended)
-    counters = {"restarts": verdict.restarts, "requeues": verdict.requeues}
+    counters = {"restarts": verdict.restarts, "requeues": verdict.requeues, "preempt_requested_at": None}
     if outcome in (Outcome.PREEMPTED, Outcome.LOST) and verdict.state is not JobState.CANCELLED:
         job = move(uow, job, JobState(outcome.value), f"{outcome}: {item.reason}".rstrip(": "), actor, now)
         job = move(uow, job, verdict.state, verdict.reason, actor, now, **counters)

@@ -30,7 +30,7 @@ from suanli.service.auth import tenant_is_active
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 from suanli.service.lifecycle import move
-from suanli.service.scheduler import pool_templates
+from suanli.service.scheduler import NOTE_PREFIX, QUEUED_REASON, pool_templates
 
 # Which spec field to blame when no pool anywhere could run a job, by the reason most pools gave.
 _FIELD_FOR_REASON = {
@@ -97,7 +97,7 @@ def submit_job(
         submitted_at=now,
         updated_at=now,
         idempotency_key=idempotency_key,
-        state_reason="queued: waiting for the scheduler",
+        state_reason=QUEUED_REASON,
     )
     events = [
         JobEvent(job.id, now, None, JobState.SUBMITTED, "submitted", principal.name),
@@ -215,12 +215,16 @@ def get_job(ctx: Context, principal: Principal, job_id: str) -> JobView:
 
 
 def _with_wait_summary(uow: UnitOfWork, jobs: list[Job]) -> list[Job]:
-    """Waiting jobs carry the latest reason of their shape (the scheduler explains once per shape)."""
+    """Waiting jobs carry the latest reason of their shape (the scheduler explains once per shape), unless
+    the scheduler wrote them a line of their own (a reservation, room being made)."""
     shapes = uow.waits.get([j.shape for j in jobs if j.state in PENDING and j.shape])
-    return [
-        replace(j, state_reason="waiting: " + shapes[j.shape][1]) if j.state in PENDING and j.shape in shapes else j
-        for j in jobs
-    ]
+
+    def explained(j: Job) -> Job:
+        if j.state not in PENDING or j.shape not in shapes or j.state_reason.startswith(NOTE_PREFIX):
+            return j
+        return replace(j, state_reason=NOTE_PREFIX + shapes[j.shape][1])
+
+    return [explained(j) for j in jobs]
 
 
 def _labels(uow: UnitOfWork, attempts: tuple[Attempt, ...]) -> dict[str, str]:

@@ -7,7 +7,7 @@ the context (store, clock). `run_cycle(ctx)` is a one-off cycle with a fresh cac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -18,7 +18,7 @@ from suanli.domain.errors import Conflict, InvalidTransition
 from suanli.domain.jobs.model import Attempt, Job, Outcome, attempt_id, judge_outcome
 from suanli.domain.jobs.states import JobState
 from suanli.ports import UnitOfWork
-from suanli.scheduling.decisions import CycleResult, Placement, PoolReason
+from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
 from suanli.service.cache import SchedulerCache
 from suanli.service.catalogue import effective_catalogue
@@ -26,6 +26,8 @@ from suanli.service.context import Context
 from suanli.service.lifecycle import move
 
 ACTOR = "scheduler"
+NOTE_PREFIX = "waiting: "  # a waiting job's own line, written by the scheduler (else its shape explains it)
+QUEUED_REASON = "queued: waiting for the scheduler"
 
 
 @dataclass
@@ -36,6 +38,7 @@ class CycleReport:
     revoked: int = 0
     lost: int = 0
     conflicts: int = 0
+    preempted: int = 0
     placements: list[Placement] = field(default_factory=list)
 
 
@@ -86,8 +89,12 @@ class Scheduler:
     def __init__(self, ctx: Context, policy: str | None = None) -> None:
         self.ctx = ctx
         self.policy = policy
-        self.cache = SchedulerCache(timedelta(seconds=ctx.settings.scheduler.resync_s))
+        settings = ctx.settings.scheduler
+        self.cache = SchedulerCache(
+            timedelta(seconds=settings.resync_s), timedelta(hours=settings.fairshare_half_life_h)
+        )
         self._explained: dict[str, tuple[PoolReason, ...]] = {}  # shape -> reasons last written
+        self._noted: set[str] = set()  # jobs given a line of their own last cycle
 
     def cycle(self, policy: str | None = None) -> CycleReport:
         now = self.ctx.clock.now()
@@ -97,10 +104,11 @@ class Scheduler:
             self.cache.refresh(uow, catalogue, now)
             pools = pool_templates(uow, now, self.ctx.heartbeat_timeout, catalogue)
             centres = {c.id: c for c in uow.centres.list()}
+            self.cache.pool_cpus = {p.pool_id: int(p.cpus_per_node) for p in pools}
         if self._expire(now, centres, report):
             with self.ctx.store.uow() as uow:
                 self.cache.refresh(uow, catalogue, now)
-        snapshot = self.cache.snapshot(pools)
+        snapshot = self.cache.snapshot(pools, now)
         pending = list(self.cache.pending.values())
         result = scheduling.decide(snapshot, pending, policy or self.policy or self.ctx.settings.scheduler.policy, now)
         self._apply(result, now, report)
@@ -205,6 +213,14 @@ class Scheduler:
             for job_id, detail in self.cache.broken.items():
                 if _reject(uow, job_id, f"the job's resources no longer resolve: {detail}", (), now):
                     report.rejected += 1
+            for preemption in result.preemptions:
+                if _preempt(uow, preemption, now):
+                    report.preempted += 1
+            for job_id, note in result.notes.items():
+                _note(uow, job_id, note)
+            for job_id in self._noted - set(result.notes):
+                _note(uow, job_id, QUEUED_REASON, only_if_noted=True)  # no longer promised anything
+            self._noted = set(result.notes)
 
 
 def run_cycle(ctx: Context, policy: str | None = None) -> CycleReport:
@@ -261,6 +277,46 @@ def _store_wait_reasons(
         if stored.get(shape) != (dicts, summary):
             uow.waits.put(shape, dicts, summary, now)
         written[shape] = reasons
+
+
+def _preempt(uow: UnitOfWork, preemption: Preemption, now: datetime) -> bool:
+    """Ask the job's centre to stop it (it is then requeued); a job not yet taken is simply put back."""
+    job = uow.jobs.get(preemption.job_id)
+    if job is None or job.preempt_requested_at is not None or job.cancel_requested_at is not None:
+        return False
+    try:
+        if job.state is JobState.PLACED:
+            move(
+                uow,
+                job,
+                JobState.QUEUED,
+                f"placement withdrawn before it started: {preemption.reason}",
+                ACTOR,
+                now,
+                attempt_state=JobState.PREEMPTED,
+            )
+            return True
+        if job.state not in (JobState.STARTING, JobState.RUNNING):
+            return False
+        uow.jobs.update_fields(
+            job, replace(job, preempt_requested_at=now, updated_at=now, state_reason=f"preempting: {preemption.reason}")
+        )
+    except (Conflict, InvalidTransition):
+        return False
+    return True
+
+
+def _note(uow: UnitOfWork, job_id: str, note: str, only_if_noted: bool = False) -> None:
+    """A waiting job's own line (e.g. its reservation), written only when it changes."""
+    job = uow.jobs.get(job_id)
+    if job is None or job.state_reason == note or job.state is not JobState.QUEUED:
+        return
+    if only_if_noted and not job.state_reason.startswith(NOTE_PREFIX):
+        return
+    try:
+        uow.jobs.update_fields(job, replace(job, state_reason=note))
+    except Conflict:
+        pass
 
 
 def _reject(uow: UnitOfWork, job_id: str, reason: str, reasons: Sequence[PoolReason], now: datetime) -> bool:

@@ -32,6 +32,8 @@ class TenantInput:
     sme: bool = False
     registered_city: str = ""
     industry: str = ""
+    weight: float = 1.0
+    quota: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,35 @@ def create_tenant(ctx: Context, principal: Principal, data: TenantInput) -> Tena
         industry=data.industry,
         status=TenantStatus.ACTIVE,
         created_at=now,
+        weight=data.weight,
+        quota=data.quota,
     )
+    _check_share(tenant.weight, tenant.quota)
     with ctx.store.uow() as uow:
         uow.tenants.add(tenant)
     return tenant
 
 
+def _check_share(weight: float, quota: float) -> None:
+    errors = []
+    if not 0 < weight <= 1000:
+        errors.append(FieldError("weight", "a fair-share weight between 0 (exclusive) and 1000"))
+    if not 0 <= quota <= 1_000_000:
+        errors.append(FieldError("quota", "guaranteed A100-equivalent accelerators, 0 or more"))
+    if errors:
+        raise InvalidInput(errors)
+
+
 def update_tenant(ctx: Context, principal: Principal, tenant_id: str, changes: dict[str, object]) -> Tenant:
     """City admins change a tenant's profile or status (e.g. suspend it)."""
     require_role(principal, Role.CITY_ADMIN)
-    only_fields(changes, {"display_name", "kind", "sme", "registered_city", "industry", "status"})
+    only_fields(changes, {"display_name", "kind", "sme", "registered_city", "industry", "status", "weight", "quota"})
     with ctx.store.uow() as uow:
         tenant = uow.tenants.get(tenant_id)
         if tenant is None:
             raise NotFound("tenant not found")
         updated = replace(tenant, **changes)  # type: ignore[arg-type]
+        _check_share(updated.weight, updated.quota)
         uow.tenants.update(updated)
     return updated
 

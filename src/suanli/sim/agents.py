@@ -34,7 +34,12 @@ class InProcessAgentClient:
 
     def heartbeat(self, pools: dict[str, int], running: list[str] | None, info: dict[str, Any]) -> dict[str, Any]:
         reply = agents.heartbeat(self.ctx, self.principal, pools, running, info)
-        return {"cancel": reply.cancel, "forget": reply.forget, "unknown_pools": reply.unknown_pools}
+        return {
+            "cancel": reply.cancel,
+            "forget": reply.forget,
+            "unknown_pools": reply.unknown_pools,
+            "preempt": reply.preempt,
+        }
 
     def lease(self, limit: int) -> list[dict[str, Any]]:
         return [_assignment(a) for a in agents.lease(self.ctx, self.principal, limit)]

@@ -45,11 +45,11 @@ class VirtualClock:
 
 @dataclass
 class Sample:
-    """Who held what while whom waited, at one cycle (for share-versus-fair-share under contention)."""
+    """Who held what and wanted how much more, at one cycle (for share-versus-fair-share under contention)."""
 
     at: float
     held: dict[str, int]  # tenant -> accelerators held (CPU jobs: cores / 32)
-    backlogged: set[str]
+    waiting: dict[str, int]  # tenant -> accelerators its waiting jobs ask for (backlogged tenants only)
 
 
 @dataclass
@@ -193,8 +193,12 @@ class Simulation:
             r = alloc.running
             amount = r.per_node * len(r.node_indices) or math.ceil(r.cpus * len(r.node_indices) / 32)
             held[r.tenant_id] = held.get(r.tenant_id, 0) + amount
-        backlogged = {p.tenant_id for p in self.scheduler.cache.pending.values()}
-        return Sample(elapsed, held, backlogged)
+        waiting: dict[str, int] = {}
+        for p in self.scheduler.cache.pending.values():
+            r = p.request
+            amount = r.nodes * (r.options[0].per_node if r.options else math.ceil(r.cpus / 32))
+            waiting[p.tenant_id] = waiting.get(p.tenant_id, 0) + amount
+        return Sample(elapsed, held, waiting)
 
 
 def _next_boundary(now: datetime, interval: timedelta) -> datetime:

@@ -188,9 +188,30 @@ def measure(run: SimRun) -> Metrics:
     )
 
 
+def max_min_fair(capacity: float, demands: dict[str, float]) -> dict[str, float]:
+    """Water-filling: each tenant gets an equal share of `capacity`, capped at its demand; what a capped
+    tenant leaves is shared among the rest."""
+    fair: dict[str, float] = {}
+    left, open_ = capacity, dict(demands)
+    while open_ and left > 1e-9:
+        share = left / len(open_)
+        capped = {t: d for t, d in open_.items() if d <= share}
+        if not capped:
+            for t in open_:
+                fair[t] = share
+            return fair
+        for t, d in capped.items():
+            fair[t] = d
+            left -= d
+            del open_[t]
+    for t in open_:
+        fair[t] = fair.get(t, 0.0)
+    return fair
+
+
 def jain_index(run: SimRun) -> float:
-    """Jain's index over tenants' time-averaged share-versus-fair-share while they had work waiting and
-    others held capacity (equal weights: the fair share among the backlogged is equal)."""
+    """Jain's index over tenants' time-averaged ratio of what they held to their max-min fair share (given
+    what they wanted) of what all backlogged tenants held, while at least two were backlogged."""
     ratios = _share_ratios(run)
     values = [v for v in ratios.values() if v is not None]
     if not values:
@@ -204,16 +225,18 @@ def _share_ratios(run: SimRun) -> dict[str, float | None]:
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
     for sample in run.samples:
-        backlogged = sample.backlogged
+        backlogged = sample.waiting
         if len(backlogged) < 2:
             continue
-        held = {t: sample.held.get(t, 0) for t in backlogged}
+        held = {t: float(sample.held.get(t, 0)) for t in backlogged}
         total = sum(held.values())
         if total <= 0:
             continue
-        fair = 1 / len(backlogged)
+        fair = max_min_fair(total, {t: held[t] + backlogged[t] for t in backlogged})
         for tenant, amount in held.items():
-            sums[tenant] = sums.get(tenant, 0.0) + (amount / total) / fair
+            if fair.get(tenant, 0) <= 0:
+                continue
+            sums[tenant] = sums.get(tenant, 0.0) + amount / fair[tenant]
             counts[tenant] = counts.get(tenant, 0) + 1
     tenants = set(run.tenant_ids.values())
     return {t: (sums[t] / counts[t] if counts.get(t) else None) for t in tenants}

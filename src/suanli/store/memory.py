@@ -42,7 +42,7 @@ class MemoryData:
     attempts_by_state: dict[JobState, set[str]] = field(default_factory=lambda: defaultdict(set))
     attempts_by_job: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     idempotency: dict[tuple[str, str], str] = field(default_factory=dict)
-    cancelling: set[str] = field(default_factory=set)  # jobs with cancel_requested_at set
+    flagged: set[str] = field(default_factory=set)  # jobs with a cancel or preemption request
     feed: list[str] = field(default_factory=list)  # job id of every event, in order (the change feed)
     waits: dict[str, tuple[tuple[dict[str, str], ...], str]] = field(default_factory=dict)
 
@@ -338,9 +338,13 @@ class MemJobRepo(_Repo):
         _put(self.j, self.d.jobs, job.id, stored)
         if stored.state is not current.state:
             self._index(job.id, current.state, stored.state)
-        if stored.cancel_requested_at is not None and job.id not in self.d.cancelling:
-            self.d.cancelling.add(job.id)
-            self.j.record(lambda: self.d.cancelling.discard(job.id))
+        flag = stored.cancel_requested_at is not None or stored.preempt_requested_at is not None
+        if flag and job.id not in self.d.flagged:
+            self.d.flagged.add(job.id)
+            self.j.record(lambda: self.d.flagged.discard(job.id))
+        elif not flag and job.id in self.d.flagged:
+            self.d.flagged.discard(job.id)
+            self.j.record(lambda: self.d.flagged.add(job.id))
 
     def changes_since(self, cursor: int, limit: int = 10_000) -> list[tuple[int, str]]:
         start = max(cursor, 0)
@@ -350,8 +354,8 @@ class MemJobRepo(_Repo):
     def feed_position(self) -> int:
         return len(self.d.feed)
 
-    def cancel_requested(self, states: Sequence[JobState]) -> list[Job]:
-        ids = sorted(self.d.cancelling & set().union(*(self.d.jobs_by_state[s] for s in states)))
+    def flagged(self, states: Sequence[JobState]) -> list[Job]:
+        ids = sorted(self.d.flagged & set().union(*(self.d.jobs_by_state[s] for s in states)))
         return [self.d.jobs[i] for i in ids]
 
     def events(self, job_id: str) -> list[JobEvent]:

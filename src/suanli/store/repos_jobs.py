@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ def _job(row: JobRow) -> Job:
         restarts=row.restarts,
         requeues=row.requeues,
         cancel_requested_at=row.cancel_requested_at,
+        preempt_requested_at=row.preempt_requested_at,
         state_reason=row.state_reason,
         exit_code=row.exit_code,
         finished_at=row.finished_at,
@@ -56,6 +57,7 @@ def _job_values(job: Job) -> dict[str, object]:
         "restarts": job.restarts,
         "requeues": job.requeues,
         "cancel_requested_at": job.cancel_requested_at,
+        "preempt_requested_at": job.preempt_requested_at,
         "state_reason": job.state_reason,
         "exit_code": job.exit_code,
         "finished_at": job.finished_at,
@@ -156,9 +158,10 @@ class SqlJobRepo:
     def feed_position(self) -> int:
         return int(self.s.scalar(select(func.max(JobEventRow.id))) or 0)
 
-    def cancel_requested(self, states: Sequence[JobState]) -> list[Job]:
+    def flagged(self, states: Sequence[JobState]) -> list[Job]:
         query = select(JobRow).where(
-            JobRow.state.in_([s.value for s in states]), JobRow.cancel_requested_at.is_not(None)
+            JobRow.state.in_([s.value for s in states]),
+            or_(JobRow.cancel_requested_at.is_not(None), JobRow.preempt_requested_at.is_not(None)),
         )
         return [_job(r) for r in self.s.scalars(query.order_by(JobRow.id))]
 

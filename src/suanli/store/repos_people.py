@@ -35,6 +35,8 @@ def _tenant(row: TenantRow) -> Tenant:
         industry=row.industry,
         status=TenantStatus(row.status),
         created_at=row.created_at,
+        weight=row.weight,
+        quota=row.quota,
     )
 
 
@@ -53,6 +55,8 @@ class SqlTenantRepo:
             industry=tenant.industry,
             status=tenant.status.value,
             created_at=tenant.created_at,
+            weight=tenant.weight,
+            quota=tenant.quota,
         )
         insert(self.s, row, f"a tenant named {tenant.name!r}", "name")
 
@@ -78,6 +82,8 @@ class SqlTenantRepo:
                 registered_city=tenant.registered_city,
                 industry=tenant.industry,
                 status=tenant.status.value,
+                weight=tenant.weight,
+                quota=tenant.quota,
             )
         )
 

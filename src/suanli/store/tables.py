@@ -50,6 +50,8 @@ class TenantRow(Base):
     industry: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    weight: Mapped[float] = mapped_column(Float, server_default="1")
+    quota: Mapped[float] = mapped_column(Float, server_default="0")
 
 
 class UserRow(Base):
@@ -160,6 +162,7 @@ class JobRow(Base):
     restarts: Mapped[int] = mapped_column(Integer)
     requeues: Mapped[int] = mapped_column(Integer)
     cancel_requested_at: Mapped[datetime | None]
+    preempt_requested_at: Mapped[datetime | None]
     state_reason: Mapped[str] = mapped_column(Text)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     finished_at: Mapped[datetime | None]

@@ -32,6 +32,7 @@ class HeartbeatOut(BaseModel):
     cancel: list[str]
     forget: list[str]
     unknown_pools: list[str]
+    preempt: list[str] = Field(description="attempts to stop for higher-priority work; report them `preempted`")
     server_time: datetime
 
 
@@ -147,7 +148,11 @@ def centre(ctx: Ctx, caller: Caller) -> AgentCentreOut:
 def heartbeat(body: HeartbeatIn, ctx: Ctx, caller: Caller) -> HeartbeatOut:
     reply = agents.heartbeat(ctx, caller, body.pools, body.running, body.info)
     return HeartbeatOut(
-        cancel=reply.cancel, forget=reply.forget, unknown_pools=reply.unknown_pools, server_time=datetime.now(UTC)
+        cancel=reply.cancel,
+        forget=reply.forget,
+        unknown_pools=reply.unknown_pools,
+        preempt=reply.preempt,
+        server_time=datetime.now(UTC),
     )
 
 

@@ -39,6 +39,7 @@ class Job:
     restarts: int = 0  # reruns after a failure
     requeues: int = 0  # reruns after preemption or loss
     cancel_requested_at: datetime | None = None
+    preempt_requested_at: datetime | None = None  # the scheduler asked its centre to preempt it
     state_reason: str = ""
     exit_code: int | None = None
     finished_at: datetime | None = None

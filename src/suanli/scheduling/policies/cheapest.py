@@ -40,23 +40,7 @@ class Cheapest:
             else:
                 waiting[job.job_id] = ()
                 cycle.mark_stuck(job)
-        return cycle.result(_explain(cycle, pending, waiting), rejected)
-
-
-def _explain(
-    cycle: Cycle, pending: Sequence[PendingJob], waiting: dict[str, tuple[PoolReason, ...]]
-) -> dict[str, tuple[PoolReason, ...]]:
-    """Reasons per waiting job, computed once per shape after the cycle's placements."""
-    by_shape: dict[object, tuple[PoolReason, ...]] = {}
-    out = {}
-    jobs = {j.job_id: j for j in pending}
-    for job_id in waiting:
-        job = jobs[job_id]
-        key = job.shape or job_id
-        if key not in by_shape:
-            by_shape[key] = cycle.reasons(job)
-        out[job_id] = by_shape[key]
-    return out
+        return cycle.result(cycle.explain(pending, waiting), rejected)
 
 
 register(Cheapest.name)(Cheapest)

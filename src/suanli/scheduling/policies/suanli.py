@@ -1,0 +1,321 @@
+"""`suanli`: the platform's own policy. It weighs, for every job at once, fit, speed, price, predicted
+wait, fairness between tenants, priority and preemption, and backfills around reservations.
+
+Order. Jobs go by priority first. Within a priority, tenants inside their quota come first; then a score
+that rises with how long a job has waited relative to how long it will run (its response ratio, as in
+highest-response-ratio-next: short jobs go early, long ones cannot starve), times the tenant's fair-share
+standing (2^(1 - U/S): above 1 for tenants that have used less than their weight, below for more).
+
+Placement. For each job, every pool it fits is priced and timed: runtime on that pool's model (the
+estimate, from nameplate FP16 and the tenant's history), start (now, or predicted from what runs there), and
+cost (price x units x runtime). Among pools that can start it now, it takes the one that finishes it soonest;
+pools finishing within 15% of that count as equally fast, and the cheapest of them wins. A job near the head
+of the queue may instead wait for a pool that would finish it at least 25% sooner.
+
+Reservations and backfill. The first jobs that cannot start (up to 8) get reservations in the pool where
+they would finish first, by running jobs' time limits (so the promise holds whatever the estimates say).
+Any later job starts now only if, by its own max_runtime, it cannot delay a reservation.
+
+Preemption. A waiting job may stop preemptible jobs of strictly lower priority (or, for a tenant inside its
+quota, preemptible jobs of tenants borrowing beyond theirs) when that alone makes room for it in one pool;
+whole gangs are stopped, the least work lost first, and they are requeued. Equal priorities never preempt
+each other, so preemption cannot loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from suanli.domain.money import format_price
+from suanli.scheduling import fit
+from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
+from suanli.scheduling.evaluate import Cycle
+from suanli.scheduling.fairness import normalised
+from suanli.scheduling.policies import register
+from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
+
+RESERVE_TOP = 8
+SPEED_SLACK = 0.15
+WAIT_FOR_FASTER = 0.25
+MIN_RUN_BEFORE_PREEMPT_S = 300.0
+PREEMPT_SCAN = 16  # waiting jobs considered for preemption per cycle
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    pool: PoolState
+    nodes: tuple[int, ...]
+    runtime: float
+    cost: Decimal
+
+
+class Suanli:
+    name = "suanli"
+
+    def decide(self, snapshot: Snapshot, pending: Sequence[PendingJob], now: datetime) -> CycleResult:
+        cycle = Cycle(snapshot, now)
+        ranked = rank(snapshot, pending, cycle, now)
+        waiting: list[str] = []
+        rejected: dict[str, tuple[PoolReason, ...]] = {}
+        lead: dict[str, dict[str, PoolReason]] = {}
+        notes: dict[str, str] = {}
+        for job in ranked:
+            if cycle.never_fits(job):
+                rejected[job.job_id] = cycle.reasons(job)
+                continue
+            head = len(cycle.reservations) < RESERVE_TOP
+            options = [] if cycle.stuck(job) else self._options(cycle, job)
+            best = _fastest_then_cheapest(options)
+            if head:
+                better = self._wait_for_faster(cycle, job, best)
+                if better is not None:
+                    waiting.append(job.job_id)
+                    self._reserve(cycle, job, better, lead, notes, "it finishes sooner there than anywhere now")
+                    continue
+            if best is not None:
+                cycle.place(job, best.pool, best.nodes, _why(job, best, options))
+                continue
+            waiting.append(job.job_id)
+            if head:
+                target = self._soonest_pool(cycle, job)
+                if target is not None:
+                    self._reserve(cycle, job, target, lead, notes, "the soonest finish")
+        preemptions = self._preempt(cycle, snapshot, ranked, waiting, lead, notes, now)
+        return cycle.result(cycle.explain(pending, waiting, lead), rejected, preemptions, notes)
+
+    # ---------------------------------------------------------------------------- choosing a pool
+
+    @staticmethod
+    def _options(cycle: Cycle, job: PendingJob) -> list[Option]:
+        """Pools that can start the job now without delaying a reservation."""
+        options, room = [], False
+        for pool in cycle.candidates(job):
+            nodes = cycle.fit_now(job, pool)
+            if nodes is None:
+                continue
+            room = True
+            if not cycle.backfill_ok(job, pool, nodes):
+                continue
+            runtime = cycle.runtime(job, pool)
+            options.append(Option(pool, nodes, runtime, _cost(job, pool, runtime)))
+        if not room:
+            cycle.mark_stuck(job)
+        return options
+
+    @staticmethod
+    def _wait_for_faster(cycle: Cycle, job: PendingJob, best: Option | None) -> PoolState | None:
+        """A pool that, though busy now, would finish the job at least WAIT_FOR_FASTER sooner than `best`."""
+        if best is None:
+            return None
+        threshold = best.runtime * (1 - WAIT_FOR_FASTER)
+        target, soonest = None, threshold
+        for pool in cycle.candidates(job):
+            runtime = cycle.runtime(job, pool)
+            if runtime >= soonest or pool.pool_id == best.pool.pool_id:
+                continue
+            start = cycle.predicted_start(job, pool)
+            if start is None:
+                continue
+            finish = (start - cycle.now).total_seconds() + runtime
+            if finish < soonest:
+                target, soonest = pool, finish
+        return target
+
+    @staticmethod
+    def _soonest_pool(cycle: Cycle, job: PendingJob) -> PoolState | None:
+        best, best_finish = None, math.inf
+        for pool in cycle.candidates(job):
+            start = cycle.predicted_start(job, pool)
+            if start is None:
+                continue
+            finish = (start - cycle.now).total_seconds() + cycle.runtime(job, pool)
+            if finish < best_finish:
+                best, best_finish = pool, finish
+        return best
+
+    @staticmethod
+    def _reserve(
+        cycle: Cycle,
+        job: PendingJob,
+        pool: PoolState,
+        lead: dict[str, dict[str, PoolReason]],
+        notes: dict[str, str],
+        why: str,
+    ) -> None:
+        reservation = cycle.reserve(job, pool)
+        if reservation is None:
+            return
+        expected = cycle.predicted_start(job, pool) or reservation.start
+        hours = max(0.0, (expected - cycle.now) / timedelta(hours=1))
+        latest = max(0.0, (reservation.start - cycle.now) / timedelta(hours=1))
+        text = (
+            f"reserved ({why}): expected to start in {hours:.1f} h, at the latest in {latest:.1f} h "
+            f"({reservation.start:%Y-%m-%d %H:%M} UTC)"
+        )
+        lead[job.job_id] = {
+            pool.pool_id: PoolReason(pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.RESERVED, text)
+        }
+        notes[job.job_id] = f"waiting: {pool.centre_name}/{pool.pool_name} {text}"
+
+    # ---------------------------------------------------------------------------- preemption
+
+    def _preempt(
+        self,
+        cycle: Cycle,
+        snapshot: Snapshot,
+        ranked: Sequence[PendingJob],
+        waiting: list[str],
+        lead: dict[str, dict[str, PoolReason]],
+        notes: dict[str, str],
+        now: datetime,
+    ) -> list[Preemption]:
+        preemptible = [
+            r
+            for r in snapshot.running
+            if r.preemptible and (now - r.started_at).total_seconds() >= MIN_RUN_BEFORE_PREEMPT_S
+        ]
+        if not preemptible:
+            return []
+        borrowing = _borrowing(snapshot)
+        waiting_set = set(waiting)
+        taken: set[str] = set()
+        out: list[Preemption] = []
+        scanned = 0
+        for job in ranked:
+            if job.job_id not in waiting_set:
+                continue
+            scanned += 1
+            if scanned > PREEMPT_SCAN:
+                break
+            share = snapshot.tenants.get(job.tenant_id)
+            inside_quota = share is not None and share.quota > 0 and share.held < share.quota
+
+            def victim(r: RunningJob, job: PendingJob = job, inside_quota: bool = inside_quota) -> bool:
+                if r.job_id in taken:
+                    return False
+                return r.priority < job.priority or (
+                    inside_quota
+                    and r.tenant_id in borrowing
+                    and r.priority <= job.priority
+                    and r.tenant_id != job.tenant_id
+                )
+
+            plan = _plan(cycle, job, [r for r in preemptible if victim(r)])
+            if plan is None:
+                continue
+            pool, victims = plan
+            taken.update(v.job_id for v in victims)
+            reason = (
+                f"higher-priority job {job.job_id} needs the room"
+                if victims[0].priority < job.priority
+                else f"job {job.job_id}'s tenant reclaims its quota"
+            )
+            out += [Preemption(v.job_id, job.job_id, reason) for v in victims]
+            text = f"room is being made: {len(victims)} preemptible job(s) stopped for it"
+            lead[job.job_id] = {
+                pool.pool_id: PoolReason(pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.RESERVED, text)
+            }
+            notes[job.job_id] = f"waiting: {pool.centre_name}/{pool.pool_name} {text}"
+        return out
+
+
+def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: datetime) -> list[PendingJob]:
+    usage, weight = normalised(snapshot.tenants)
+    fair = {t: _fair_boost(usage.get(t, 0.0), weight.get(t, 0.0)) for t in snapshot.tenants}
+    inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
+
+    def key(job: PendingJob) -> tuple[float, ...]:
+        best = min((cycle.runtime(job, p) for p in cycle.candidates(job)), default=float(job.max_runtime_s))
+        age = max(0.0, (now - job.submitted_at).total_seconds())
+        ratio = (age + best) / max(best, 60.0)
+        return (
+            -job.priority,
+            0 if job.tenant_id in inside else 1,
+            -ratio * fair.get(job.tenant_id, 1.0),
+            job.submitted_at.timestamp(),
+        )
+
+    return sorted(pending, key=lambda j: (key(j), j.job_id))
+
+
+def _fair_boost(usage: float, weight: float) -> float:
+    if weight <= 0:
+        return 1.0
+    return min(8.0, max(0.125, 2.0 ** (1.0 - usage / weight)))
+
+
+def _borrowing(snapshot: Snapshot) -> set[str]:
+    return {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held > s.quota}
+
+
+def _cost(job: PendingJob, pool: PoolState, runtime: float) -> Decimal:
+    price = pool.price_for(job.preemptible) or Decimal(0)
+    accel, cpus, _ = fit.demand_per_node(job, pool)
+    units = (accel or cpus) * job.request.nodes
+    return price * Decimal(str(round(units * runtime / 3600, 6)))
+
+
+def _fastest_then_cheapest(options: Sequence[Option]) -> Option | None:
+    if not options:
+        return None
+    fastest = min(o.runtime for o in options)
+    close = [o for o in options if o.runtime <= fastest * (1 + SPEED_SLACK)]
+    return min(close, key=lambda o: (o.cost, o.runtime, o.pool.pool_id))
+
+
+def _why(job: PendingJob, chosen: Option, options: Sequence[Option]) -> str:
+    unit = "core-hour" if chosen.pool.is_cpu else "accelerator-hour"
+    price = format_price(chosen.pool.price_for(job.preemptible) or Decimal(0))
+    hours = chosen.runtime / 3600
+    text = f"finishes in ~{hours:.1f} h at ¥{price}/{unit} (~¥{format_price(chosen.cost)} in all)"
+    others = len(options) - 1
+    if others:
+        fastest = min(o.runtime for o in options)
+        text += (
+            "; the fastest start"
+            if chosen.runtime == fastest
+            else f"; within {SPEED_SLACK:.0%} of the fastest of {others + 1} pools with room, and the cheapest of those"
+        )
+    return text
+
+
+def _plan(cycle: Cycle, job: PendingJob, victims: Sequence[RunningJob]) -> tuple[PoolState, list[RunningJob]] | None:
+    """The pool and fewest-work-lost set of victims whose stopping makes room for the job now."""
+    by_pool: dict[str, list[RunningJob]] = {}
+    for r in victims:
+        by_pool.setdefault(r.pool_id, []).append(r)
+    best: tuple[float, PoolState, list[RunningJob]] | None = None
+    for pool in cycle.candidates(job):
+        candidates = by_pool.get(pool.pool_id)
+        if not candidates:
+            continue
+        accel, cpus, mem = fit.demand_per_node(job, pool)
+        free = cycle.free[pool.pool_id]
+        chosen: list[RunningJob] = []
+        freed: list[tuple[tuple[int, ...], int, float, float]] = []
+        for r in sorted(candidates, key=lambda r: (r.priority, _lost(r, cycle.now), r.job_id)):
+            chosen.append(r)
+            free.give(r.node_indices, r.per_node, r.cpus, r.memory_gib)
+            freed.append((r.node_indices, r.per_node, r.cpus, r.memory_gib))
+            if free.fit(job.request.nodes, accel, cpus, mem) is not None:
+                break
+        fits = free.fit(job.request.nodes, accel, cpus, mem) is not None
+        for nodes, a, c, m in freed:
+            free.take(nodes, a, c, m)
+        if not fits:
+            continue
+        lost = sum(_lost(r, cycle.now) for r in chosen)
+        if best is None or lost < best[0]:
+            best = (lost, pool, chosen)
+    return (best[1], best[2]) if best else None
+
+
+def _lost(r: RunningJob, now: datetime) -> float:
+    return max(0.0, (now - r.started_at).total_seconds()) * max(1, r.per_node * len(r.node_indices))
+
+
+register(Suanli.name)(Suanli)
