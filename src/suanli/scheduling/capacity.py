@@ -219,15 +219,18 @@ class Timeline:
         mem: float,
         duration: float,
         now: datetime,
+        *,
+        expected: bool = False,
     ) -> Reservation | None:
-        """Promise a waiting gang its earliest start by the deadlines of what runs (a promise that holds
-        whatever the estimates say); None if it cannot be placed in the known future."""
-        found = self.earliest_start(now_free, nodes, accel, cpus, mem, duration, now, expected=False)
+        """Promise a waiting gang its earliest start: by running jobs' deadlines (a promise the running jobs
+        cannot break), or by their expected ends (`expected`: sooner, and nodes drain for it sooner). Either
+        way nothing started later may delay it. None if it cannot be placed in the known future."""
+        found = self.earliest_start(now_free, nodes, accel, cpus, mem, duration, now, expected=expected)
         if found is None:
             return None
         start, chosen = found
         end = start + timedelta(seconds=duration)
-        free = self._free_at(now_free, start)
+        free = self._free_at(now_free, start, expected)
         blocked = self._blocked(start, end)
         zero = [0.0, 0.0, 0.0]
         slack = {
@@ -250,10 +253,10 @@ class Timeline:
                     b[2] += r.mem
         return blocked
 
-    def _free_at(self, now_free: PoolFree, t: datetime) -> list[list[float]]:
+    def _free_at(self, now_free: PoolFree, t: datetime, expected: bool) -> list[list[float]]:
         free = [[now_free.accel[i], now_free.cpus[i], now_free.mem[i]] for i in range(len(now_free.accel))]
         for h in self.running:
-            if h.deadline <= t:
+            if (h.expected if expected else h.deadline) <= t:
                 for i in h.nodes:
                     if i < len(free):
                         free[i][0] += h.accel

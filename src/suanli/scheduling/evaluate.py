@@ -11,7 +11,7 @@ from decimal import Decimal
 from suanli.scheduling import fit
 from suanli.scheduling.capacity import Hold, PoolFree, Reservation, Timeline
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
-from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
+from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
 
 
 def shape_of(job: PendingJob) -> Hashable:
@@ -44,7 +44,7 @@ class Cycle:
                     r.per_node,
                     r.cpus,
                     r.memory_gib,
-                    max(r.expected_end, now),
+                    _expected_end(r, now),
                     max(r.deadline, now),
                     r.job_id,
                 )
@@ -137,10 +137,18 @@ class Cycle:
         )
         return found[0] if found else None
 
-    def reserve(self, job: PendingJob, pool: PoolState) -> Reservation | None:
+    def reserve(self, job: PendingJob, pool: PoolState, *, expected: bool = False) -> Reservation | None:
         accel, cpus, mem = fit.demand_per_node(job, pool)
         reservation = self.timelines[pool.pool_id].reserve(
-            job.job_id, self.free[pool.pool_id], job.request.nodes, accel, cpus, mem, float(job.max_runtime_s), self.now
+            job.job_id,
+            self.free[pool.pool_id],
+            job.request.nodes,
+            accel,
+            cpus,
+            mem,
+            float(job.max_runtime_s),
+            self.now,
+            expected=expected,
         )
         if reservation is not None:
             self.reservations[job.job_id] = (pool.pool_id, reservation)
@@ -226,6 +234,15 @@ class Cycle:
         notes: dict[str, str] | None = None,
     ) -> CycleResult:
         return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes or {})
+
+
+def _expected_end(r: RunningJob, now: datetime) -> datetime:
+    """When a running job should end: its estimate, or, once it has run past that, half as long again as it
+    has run so far (a job that has overrun tends to run on; never past its deadline)."""
+    if r.expected_end > now:
+        return r.expected_end
+    elapsed = max(60.0, (now - r.started_at).total_seconds())
+    return min(now + timedelta(seconds=0.5 * elapsed), max(r.deadline, now))
 
 
 def price_key(job: PendingJob, pool: PoolState) -> Decimal:

@@ -34,7 +34,6 @@ from suanli.domain.money import format_price
 from suanli.scheduling import fit
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.evaluate import Cycle
-from suanli.scheduling.fairness import normalised
 from suanli.scheduling.policies import register
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
 
@@ -43,6 +42,7 @@ SPEED_SLACK = 0.15
 WAIT_FOR_FASTER = 0.25
 MIN_RUN_BEFORE_PREEMPT_S = 300.0
 PREEMPT_SCAN = 16  # waiting jobs considered for preemption per cycle
+USAGE_WINDOW_S = 7 * 86400.0  # decayed usage over this window counts as an average rate held
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +146,13 @@ class Suanli:
         notes: dict[str, str],
         why: str,
     ) -> None:
-        reservation = cycle.reserve(job, pool)
+        reservation = cycle.reserve(job, pool, expected=True)
         if reservation is None:
             return
-        expected = cycle.predicted_start(job, pool) or reservation.start
-        hours = max(0.0, (expected - cycle.now) / timedelta(hours=1))
-        latest = max(0.0, (reservation.start - cycle.now) / timedelta(hours=1))
+        hours = max(0.0, (reservation.start - cycle.now) / timedelta(hours=1))
         text = (
-            f"reserved ({why}): expected to start in {hours:.1f} h, at the latest in {latest:.1f} h "
-            f"({reservation.start:%Y-%m-%d %H:%M} UTC)"
+            f"reserved ({why}): expected to start in {hours:.1f} h ({reservation.start:%Y-%m-%d %H:%M} UTC), "
+            "as the jobs running there are expected to end; nothing started later may delay it"
         )
         lead[job.job_id] = {
             pool.pool_id: PoolReason(pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.RESERVED, text)
@@ -224,28 +222,36 @@ class Suanli:
 
 
 def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: datetime) -> list[PendingJob]:
-    usage, weight = normalised(snapshot.tenants)
-    fair = {t: _fair_boost(usage.get(t, 0.0), weight.get(t, 0.0)) for t in snapshot.tenants}
+    """Priority first; then tenants inside their quota; then fair queueing between tenants: each tenant's
+    jobs, highest response ratio first, take turns by a counter that starts at what the tenant holds now
+    (plus its recent usage, as an average rate) over its weight and grows by each job's size. The tenant
+    furthest below its share goes next, whatever the size of its jobs; short jobs go first within a tenant
+    and long ones age towards the front."""
     inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
-
-    def key(job: PendingJob) -> tuple[float, ...]:
-        best = min((cycle.runtime(job, p) for p in cycle.candidates(job)), default=float(job.max_runtime_s))
+    by_tenant: dict[tuple[int, str], list[tuple[float, float, PendingJob]]] = {}
+    for job in pending:
+        best = _best_runtime(cycle, job)
         age = max(0.0, (now - job.submitted_at).total_seconds())
         ratio = (age + best) / max(best, 60.0)
-        return (
-            -job.priority,
-            0 if job.tenant_id in inside else 1,
-            -ratio * fair.get(job.tenant_id, 1.0),
-            job.submitted_at.timestamp(),
-        )
+        size = max(1, job.request.nodes * max((o.per_node for o in job.request.options), default=1))
+        by_tenant.setdefault((job.priority, job.tenant_id), []).append((-ratio, float(size), job))
+    keyed: list[tuple[tuple[float, ...], str, PendingJob]] = []
+    for (priority, tenant), jobs in by_tenant.items():
+        share = snapshot.tenants.get(tenant)
+        weight = share.weight if share is not None and share.weight > 0 else 1.0
+        turn = (share.held + share.usage / USAGE_WINDOW_S) / weight if share is not None else 0.0
+        for neg_ratio, size, job in sorted(jobs, key=lambda x: (x[0], x[2].submitted_at, x[2].job_id)):
+            keyed.append(((-priority, 0 if tenant in inside else 1, turn, neg_ratio), job.job_id, job))
+            turn += size / weight
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    return [job for _, _, job in keyed]
 
-    return sorted(pending, key=lambda j: (key(j), j.job_id))
 
-
-def _fair_boost(usage: float, weight: float) -> float:
-    if weight <= 0:
-        return 1.0
-    return min(8.0, max(0.125, 2.0 ** (1.0 - usage / weight)))
+def _best_runtime(cycle: Cycle, job: PendingJob) -> float:
+    """Expected seconds on the fastest model the job could get (its max_runtime without estimates)."""
+    models = {p.model for p in cycle.candidates(job)}
+    known = [job.estimates[m] for m in models if m in job.estimates]
+    return min(known) if known else float(job.max_runtime_s)
 
 
 def _borrowing(snapshot: Snapshot) -> set[str]:
