@@ -61,11 +61,16 @@ def job(
     preemptible: bool = False,
     allow: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
+    tenant: str = "tenant",
+    alternatives: tuple[str, ...] = (),
+    max_runtime: int = 86400,
+    estimates: dict[str, float] | None = None,
 ) -> PendingJob:
-    options = (Option(model, per_node, STACKS[model]),) if model else ()
+    models = (model, *alternatives) if model else ()
+    options = tuple(Option(m, per_node, STACKS[m]) for m in models)
     return PendingJob(
         jid,
-        "tenant",
+        tenant,
         priority,
         T0 - timedelta(seconds=age),
         ResourceRequest(options, nodes, cpus, memory),
@@ -73,6 +78,8 @@ def job(
         Decimal(max_price) if max_price else None,
         frozenset(allow),
         frozenset(exclude),
+        max_runtime_s=max_runtime,
+        estimates=estimates or {},
     )
 
 

@@ -40,6 +40,7 @@ from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapsh
 RESERVE_TOP = 8
 SPEED_SLACK = 0.15
 WAIT_FOR_FASTER = 0.25
+MAX_WAIT_FOR_FASTER = 0.1  # ... if that wait is at most this share of the job's runtime where it could start now
 MIN_RUN_BEFORE_PREEMPT_S = 300.0
 PREEMPT_SCAN = 16  # waiting jobs considered for preemption per cycle
 USAGE_WINDOW_S = 7 * 86400.0  # decayed usage over this window counts as an average rate held
@@ -108,8 +109,9 @@ class Suanli:
 
     @staticmethod
     def _wait_for_faster(cycle: Cycle, job: PendingJob, best: Option | None) -> PoolState | None:
-        """A pool that, though busy now, would finish the job at least WAIT_FOR_FASTER sooner than `best`."""
-        if best is None:
+        """A pool that, though busy now, would finish the job at least WAIT_FOR_FASTER sooner than `best`,
+        for a wait of at most MAX_WAIT_FOR_FASTER of the job's runtime (the delay bought stays bounded)."""
+        if best is None or job.submitted_at < cycle.now - timedelta(seconds=MAX_WAIT_FOR_FASTER * best.runtime):
             return None
         threshold = best.runtime * (1 - WAIT_FOR_FASTER)
         target, soonest = None, threshold
@@ -120,9 +122,11 @@ class Suanli:
             start = cycle.predicted_start(job, pool)
             if start is None:
                 continue
-            finish = (start - cycle.now).total_seconds() + runtime
-            if finish < soonest:
-                target, soonest = pool, finish
+            wait = (start - cycle.now).total_seconds()
+            if wait > MAX_WAIT_FOR_FASTER * best.runtime:
+                continue
+            if wait + runtime < soonest:
+                target, soonest = pool, wait + runtime
         return target
 
     @staticmethod

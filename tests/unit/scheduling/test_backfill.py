@@ -1,0 +1,65 @@
+"""Reservations and backfill on hand-made timelines: a reservation is never delayed by backfilling."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from suanli.scheduling import decide
+from suanli.scheduling.capacity import Hold, PoolFree, Timeline
+from suanli.scheduling.snapshot import Snapshot
+from tests.unit.scheduling.builders import T0, job, pool, running
+
+HOUR = 3600
+
+
+def timeline(free: list[int], holds: list[tuple[tuple[int, ...], int, float, float]]):
+    p = pool("p", free=free)
+    running_holds = [
+        Hold(nodes, accel, 1, 1, T0 + timedelta(hours=exp), T0 + timedelta(hours=dl), f"r{i}")
+        for i, (nodes, accel, exp, dl) in enumerate(holds)
+    ]
+    return PoolFree(p), Timeline(p, running_holds)
+
+
+def test_earliest_start_follows_releases_by_deadline_or_expectation():
+    free, line = timeline([0, 0], [((0,), 8, 1, 4), ((1,), 8, 2, 3)])
+    assert line.earliest_start(free, 1, 8, 1, 1, HOUR, T0, expected=True)[0] == T0 + timedelta(hours=1)
+    assert line.earliest_start(free, 1, 8, 1, 1, HOUR, T0, expected=False)[0] == T0 + timedelta(hours=3)
+    assert line.earliest_start(free, 2, 8, 1, 1, HOUR, T0, expected=False)[0] == T0 + timedelta(hours=4)
+
+
+def test_backfill_that_would_delay_the_reservation_is_refused():
+    free, line = timeline([4, 0], [((0,), 4, 2, 2), ((1,), 8, 2, 2)])  # node 0: 4 free now; all free at +2 h
+    reservation = line.reserve("gang", free, 2, 8, 1, 1, 10 * HOUR, T0)
+    assert reservation is not None and reservation.start == T0 + timedelta(hours=2)
+    # a 4-GPU job on node 0 running until +1 h ends before the gang needs the node: fine
+    assert line.backfill_ok((0,), T0 + timedelta(hours=1), 4, 1, 1, T0)
+    # the same job running until +3 h would still hold node 0 when the gang starts: refused
+    assert not line.backfill_ok((0,), T0 + timedelta(hours=3), 4, 1, 1, T0)
+
+
+def test_backfill_may_use_what_the_reservation_leaves_over():
+    free, line = timeline([8, 8], [])
+    line.reserve("half", free, 1, 4, 1, 1, 10 * HOUR, T0 + timedelta(hours=1))  # 4 of node 0's 8, from +1 h
+    node = line.reservations[0].nodes[0]
+    assert line.backfill_ok((node,), T0 + timedelta(hours=5), 4, 1, 1, T0)
+    line.charge((node,), T0 + timedelta(hours=5), 4, 1, 1)
+    assert not line.backfill_ok((node,), T0 + timedelta(hours=5), 1, 1, 1, T0)  # the slack is used up
+
+
+def test_policies_never_start_a_job_that_delays_their_reservation():
+    # node 0: 4 free now; everything else busy until +2 h (by estimate and deadline). A 2 x 8 gang waits.
+    p = pool("p", free=[4, 0])
+    snapshot = Snapshot(
+        (p,), (running("r0", "p", (0,), 4, ends_in=2 * HOUR), running("r1", "p", (1,), 8, ends_in=2 * HOUR))
+    )
+    gang = job("gang", per_node=8, nodes=2, age=100, max_runtime=10 * HOUR)
+    long = job("long", per_node=4, max_runtime=5 * HOUR)
+    short = job("short", per_node=4, max_runtime=HOUR)
+    for policy in ("slurm", "suanli"):
+        result = decide(snapshot, [gang, long, short], policy, T0)
+        placed = {pl.job_id for pl in result.placements}
+        assert "long" not in placed, policy  # it would still run at +2 h, when the gang is due
+        assert "short" in placed, policy  # it ends in time: backfilled
+        codes = {r.code.value for r in result.waiting["gang"]}
+        assert "reserved" in codes, policy

@@ -1,0 +1,136 @@
+"""Each policy's defining rules on small hand-made snapshots."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from suanli.scheduling import decide
+from suanli.scheduling.decisions import ReasonCode
+from suanli.scheduling.fairness import TenantShare, normalised
+from suanli.scheduling.policies.slurm import Slurm
+from suanli.scheduling.snapshot import Snapshot
+from tests.unit.scheduling.builders import T0, job, pool, running
+
+HOUR = 3600
+
+
+# ------------------------------------------------------------------------------------------ fifo
+
+
+def test_fifo_never_lets_a_later_job_overtake_on_a_pool_it_waits_for():
+    snapshot = Snapshot((pool("a100", free=[4, 0]),))
+    jobs = [job("big", per_node=8, age=20), job("small", per_node=2, age=10)]
+    result = decide(snapshot, jobs, "fifo", T0)
+    assert result.placements == ()
+    (reason,) = result.waiting["small"]
+    assert reason.code is ReasonCode.LOWER_RANK and "behind job big" in reason.message
+
+
+def test_fifo_lets_a_later_job_use_a_pool_nobody_earlier_waits_for():
+    snapshot = Snapshot((pool("a100", free=[0, 0]), pool("npu", "Ascend910B", centre="c2")))
+    jobs = [job("gpu", per_node=8, age=20), job("npu", "Ascend910B", per_node=8, age=10)]
+    assert [p.job_id for p in decide(snapshot, jobs, "fifo", T0).placements] == ["npu"]
+
+
+# ------------------------------------------------------------------------------------------ slurm
+
+
+def test_slurm_priority_keeps_its_factors_like_sprio():
+    tenants = {"heavy": TenantShare("heavy", usage=900.0), "light": TenantShare("light", usage=100.0)}
+    usage, weight = normalised(tenants)
+    heavy = Slurm().priority(job("h", tenant="heavy", age=86400), T0, usage, weight, 16)
+    light = Slurm().priority(job("l", tenant="light", age=0), T0, usage, weight, 16)
+    assert set(heavy.breakdown) == {"qos", "age", "fairshare", "jobsize"}
+    assert heavy.breakdown["age"] > light.breakdown["age"]
+    assert light.breakdown["fairshare"] > heavy.breakdown["fairshare"]
+    assert light.total > heavy.total  # fair-share weighs ten times age
+    assert abs(heavy.total - sum(heavy.breakdown.values())) < 1e-9
+
+
+def test_slurm_starts_in_the_first_partition_with_room_and_reserves_for_the_first_blocked_job():
+    snapshot = Snapshot(
+        (pool("a", free=[0, 0]), pool("b", centre="c2", free=[8, 0])),
+        (running("r", "a", (0, 1), 8, ends_in=HOUR), running("s", "b", (1,), 8, ends_in=3 * HOUR)),
+    )
+    jobs = [job("gang", per_node=8, nodes=2, age=100), job("one", per_node=8, age=50, max_runtime=4 * HOUR)]
+    result = decide(snapshot, jobs, "slurm", T0)
+    # the gang would start at +1 h in pool a (deadlines): reserved there; `one` may take pool b now
+    assert [(p.job_id, p.pool_id) for p in result.placements] == [("one", "b")]
+    (reason,) = [r for r in result.waiting["gang"] if r.pool_id == "a"]
+    assert reason.code is ReasonCode.RESERVED
+
+
+# ------------------------------------------------------------------------------------------ suanli
+
+
+def test_suanli_takes_the_pool_that_finishes_soonest():
+    snapshot = Snapshot((pool("a100", price="10"), pool("h800", "H800", price="25", centre="c2")))
+    fast = job("j", alternatives=("H800",), estimates={"A100": 3 * HOUR, "H800": HOUR})
+    (placement,) = decide(snapshot, [fast], "suanli", T0).placements
+    assert placement.pool_id == "h800" and "finishes in ~1.0 h" in placement.explanation
+
+
+def test_suanli_takes_the_cheapest_of_pools_about_as_fast():
+    snapshot = Snapshot((pool("a100", price="11"), pool("h800", "H800", price="25", centre="c2")))
+    close = job("j", alternatives=("H800",), estimates={"A100": 1.1 * HOUR, "H800": HOUR})
+    (placement,) = decide(snapshot, [close], "suanli", T0).placements
+    assert placement.pool_id == "a100" and "the cheapest of those" in placement.explanation
+
+
+def test_suanli_puts_the_tenant_furthest_below_its_share_first():
+    snapshot = Snapshot(
+        (pool("p", nodes=1),),
+        (),
+        {
+            "heavy": TenantShare("heavy", held=40.0),
+            "light": TenantShare("light", held=0.0),
+        },
+    )
+    jobs = [job("h", per_node=8, tenant="heavy", age=1000), job("l", per_node=8, tenant="light", age=10)]
+    assert [p.job_id for p in decide(snapshot, jobs, "suanli", T0).placements] == ["l"]
+
+
+def test_suanli_short_jobs_go_first_within_a_tenant_and_long_waits_age_forward():
+    snapshot = Snapshot((pool("p", nodes=1),))
+    short = job("short", per_node=8, age=600, estimates={"A100": 600})
+    long_new = job("long-new", per_node=8, age=600, estimates={"A100": 10 * HOUR})
+    assert decide(snapshot, [long_new, short], "suanli", T0).placements[0].job_id == "short"
+    long_old = job("long-old", per_node=8, age=30 * HOUR, estimates={"A100": 10 * HOUR})  # ratio 4 > short's 2
+    assert decide(snapshot, [short, long_old], "suanli", T0).placements[0].job_id == "long-old"
+
+
+def test_suanli_preempts_lower_priority_preemptible_gangs_whole_and_never_equals():
+    snapshot = Snapshot(
+        (pool("p", free=[0, 0]),),
+        (
+            running("cheap", "p", (0, 1), 8, ends_in=9 * HOUR, priority=10, preemptible=True),
+            running("peer", "p", (), 0, ends_in=9 * HOUR, priority=90, preemptible=True),
+        ),
+    )
+    urgent = job("urgent", per_node=8, nodes=2, priority=90)
+    result = decide(snapshot, [urgent], "suanli", T0)
+    assert [(p.job_id, p.for_job) for p in result.preemptions] == [("cheap", "urgent")]
+    assert "room is being made" in result.notes["urgent"]
+    equal = job("equal", per_node=8, nodes=2, priority=10)
+    assert decide(snapshot, [equal], "suanli", T0).preemptions == ()
+
+
+def test_suanli_reclaims_quota_from_borrowing_tenants():
+    snapshot = Snapshot(
+        (pool("p", nodes=1, free=[0]),),
+        (running("borrowed", "p", (0,), 8, ends_in=9 * HOUR, tenant="greedy", preemptible=True),),
+        {"greedy": TenantShare("greedy", held=8.0, quota=2.0), "owner": TenantShare("owner", held=0.0, quota=8.0)},
+    )
+    result = decide(snapshot, [job("mine", per_node=8, tenant="owner")], "suanli", T0)
+    assert [p.job_id for p in result.preemptions] == ["borrowed"]
+    assert "reclaims its quota" in result.preemptions[0].reason
+
+
+def test_suanli_explains_reservations_with_the_expected_start():
+    snapshot = Snapshot(
+        (pool("p", nodes=1, free=[0]),), (running("r", "p", (0,), 8, ends_in=2 * HOUR, deadline_in=8 * HOUR),)
+    )
+    result = decide(snapshot, [job("next", per_node=8)], "suanli", T0)
+    (reason,) = result.waiting["next"]
+    assert reason.code is ReasonCode.RESERVED and "expected to start in 2.0 h" in reason.message
+    assert (T0 + timedelta(hours=2)).strftime("%H:%M") in result.notes["next"]
