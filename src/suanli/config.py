@@ -32,7 +32,7 @@ class ServerSettings(BaseModel):
 
 class SchedulerSettings(BaseModel):
     enabled: bool = Field(True, description="run the scheduler loop in this server")
-    policy: str = Field("cheapest", description="scheduling policy by name (see docs/scheduling.md)")
+    policy: str = Field("suanli", description="scheduling policy by name (see docs/scheduling.md)")
     interval_s: float = Field(1.0, gt=0, description="seconds between scheduling cycles")
     heartbeat_timeout_s: float = Field(
         30.0, gt=0, description="a centre is offline after this long without a heartbeat"

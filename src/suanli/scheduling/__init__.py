@@ -11,13 +11,13 @@ from datetime import datetime
 
 from suanli.scheduling.decisions import CycleResult
 from suanli.scheduling.policies import Policy, get_policy
-from suanli.scheduling.policies import cheapest as _cheapest  # registers "cheapest"
+from suanli.scheduling.policies import cheapest as _cheapest  # noqa: F401 - registers "cheapest"
 from suanli.scheduling.policies import fifo as _fifo  # noqa: F401 - registers "fifo"
 from suanli.scheduling.policies import slurm as _slurm  # noqa: F401 - registers "slurm"
-from suanli.scheduling.policies import suanli as _suanli  # noqa: F401 - registers "suanli"
+from suanli.scheduling.policies import suanli as _suanli  # registers "suanli", the default
 from suanli.scheduling.snapshot import PendingJob, Snapshot
 
-DEFAULT_POLICY = _cheapest.Cheapest.name
+DEFAULT_POLICY = _suanli.Suanli.name
 
 
 def decide(snapshot: Snapshot, pending: Sequence[PendingJob], policy: Policy | str, now: datetime) -> CycleResult:

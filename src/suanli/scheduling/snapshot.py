@@ -103,3 +103,7 @@ class PendingJob:
     name: str = ""
     max_runtime_s: int = 86400
     estimates: dict[str, float] = field(default_factory=dict)  # expected seconds per accelerator model
+    submitted_ts: float = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "submitted_ts", self.submitted_at.timestamp())

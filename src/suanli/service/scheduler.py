@@ -18,7 +18,7 @@ from suanli.domain.errors import Conflict, InvalidTransition
 from suanli.domain.jobs.model import Attempt, Job, Outcome, attempt_id, judge_outcome
 from suanli.domain.jobs.states import JobState
 from suanli.ports import UnitOfWork
-from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption
+from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
 from suanli.service.cache import SchedulerCache
 from suanli.service.catalogue import effective_catalogue
@@ -265,8 +265,15 @@ def _store_wait_reasons(
     by_shape: dict[str, tuple[PoolReason, ...]] = {}
     for job_id, reasons in result.waiting.items():
         job = pending.get(job_id)
-        if job is not None and job.shape not in by_shape:
-            by_shape[job.shape] = tuple(reasons)
+        if job is None or (job.shape in by_shape and job_id in result.notes):
+            continue
+        if job.shape not in by_shape or job_id not in result.notes:
+            # a job's own promise (a reservation) is its note, not its shape's reason
+            by_shape[job.shape] = (
+                tuple(r for r in reasons if r.code is not ReasonCode.RESERVED)
+                if job_id in result.notes
+                else tuple(reasons)
+            )
     changed = {shape: reasons for shape, reasons in by_shape.items() if written.get(shape) != reasons}
     if not changed:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from suanli.domain.accelerators import Catalogue, Stack
 from suanli.domain.errors import FieldError, InvalidInput
@@ -34,6 +34,11 @@ class ResourceRequest:
     nodes: int
     cpus: float
     memory_gib: float
+    size: int = field(init=False, compare=False)  # accelerators held at once (nodes for CPU jobs)
+
+    def __post_init__(self) -> None:
+        per_node = max((o.per_node for o in self.options), default=1)
+        object.__setattr__(self, "size", max(1, self.nodes * per_node))
 
     @property
     def cpu_only(self) -> bool:

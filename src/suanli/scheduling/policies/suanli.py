@@ -232,30 +232,33 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
     furthest below its share goes next, whatever the size of its jobs; short jobs go first within a tenant
     and long ones age towards the front."""
     inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
-    by_tenant: dict[tuple[int, str], list[tuple[float, float, PendingJob]]] = {}
+    models: dict[object, tuple[str, ...]] = {}
+    now_ts = now.timestamp()
+    rows = []
     for job in pending:
-        best = _best_runtime(cycle, job)
-        age = max(0.0, (now - job.submitted_at).total_seconds())
-        ratio = (age + best) / max(best, 60.0)
-        size = max(1, job.request.nodes * max((o.per_node for o in job.request.options), default=1))
-        by_tenant.setdefault((job.priority, job.tenant_id), []).append((-ratio, float(size), job))
-    keyed: list[tuple[tuple[float, ...], str, PendingJob]] = []
-    for (priority, tenant), jobs in by_tenant.items():
-        share = snapshot.tenants.get(tenant)
-        weight = share.weight if share is not None and share.weight > 0 else 1.0
-        turn = (share.held + share.usage / USAGE_WINDOW_S) / weight if share is not None else 0.0
-        for neg_ratio, size, job in sorted(jobs, key=lambda x: (x[0], x[2].submitted_at, x[2].job_id)):
-            keyed.append(((-priority, 0 if tenant in inside else 1, turn, neg_ratio), job.job_id, job))
-            turn += size / weight
-    keyed.sort(key=lambda k: (k[0], k[1]))
-    return [job for _, _, job in keyed]
-
-
-def _best_runtime(cycle: Cycle, job: PendingJob) -> float:
-    """Expected seconds on the fastest model the job could get (its max_runtime without estimates)."""
-    models = {p.model for p in cycle.candidates(job)}
-    known = [job.estimates[m] for m in models if m in job.estimates]
-    return min(known) if known else float(job.max_runtime_s)
+        key = job.shape or job.job_id
+        usable = models.get(key)
+        if usable is None:
+            usable = models[key] = tuple({p.model for p in cycle.candidates(job)})
+        estimates = job.estimates
+        known = [estimates[m] for m in usable if m in estimates]
+        best = min(known) if known else float(job.max_runtime_s)
+        submitted = job.submitted_ts
+        ratio = (max(0.0, now_ts - submitted) + best) / max(best, 60.0)
+        rows.append((-job.priority, job.tenant_id, -ratio, submitted, job.job_id, job.request.size, job))
+    rows.sort(key=lambda r: r[:5])
+    keyed = []
+    turn, current = 0.0, None
+    for neg_priority, tenant, neg_ratio, _, job_id, size, job in rows:
+        if (neg_priority, tenant) != current:
+            current = (neg_priority, tenant)
+            share = snapshot.tenants.get(tenant)
+            weight = share.weight if share is not None and share.weight > 0 else 1.0
+            turn = (share.held + share.usage / USAGE_WINDOW_S) / weight if share is not None else 0.0
+        keyed.append((neg_priority, 0 if tenant in inside else 1, turn, neg_ratio, job_id, job))
+        turn += size / weight
+    keyed.sort(key=lambda k: k[:5])
+    return [k[5] for k in keyed]
 
 
 def _borrowing(snapshot: Snapshot) -> set[str]:

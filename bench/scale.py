@@ -1,0 +1,119 @@
+"""`decide` at city scale: 10 centres, 5,000 nodes, 40,000 accelerators, 100,000 pending jobs from 1,000
+tenants; placements per second and cycle time for every policy, and how both grow from a tenth of that.
+
+    python bench/scale.py [--fraction 1.0] [--policies suanli,slurm,fifo,cheapest] [--seed 1]
+
+Not a test: it prints figures. Every policy runs in this one process on the same snapshot, so the ratios
+hold on a noisy machine even when the absolute times move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from suanli.domain.accelerators import builtin_catalogue
+from suanli.domain.centres import CentreStatus
+from suanli.domain.jobs.request import Option, ResourceRequest
+from suanli.scheduling import decide
+from suanli.scheduling.fairness import TenantShare
+from suanli.scheduling.policies import policy_names
+from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState, RunningJob, Snapshot
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+MODELS = ["A100", "H800", "H20", "L40S", "RTX4090", "Ascend910B", "DCU-K100"]
+SHAPES = [(1, 1), (1, 2), (1, 4), (1, 8), (2, 8), (4, 8)]  # (nodes, per node), weighted towards small
+
+
+def city(fraction: float, rng: random.Random) -> tuple[list[PoolState], list[RunningJob]]:
+    """10 centres x 2 pools of 8-accelerator nodes: 5,000 nodes, 40,000 accelerators at fraction 1.
+    About 75% of the accelerators are busy with running jobs that end within a day."""
+    catalogue = builtin_catalogue()
+    pools, running = [], []
+    nodes_per_pool = max(1, round(250 * fraction))
+    for c in range(10):
+        for k in range(2):
+            model = MODELS[(c * 2 + k) % len(MODELS)]
+            pool_id = f"pool-{c}-{k}"
+            free = []
+            for n in range(nodes_per_pool):
+                busy = rng.choice([8, 8, 8, 4, 0])
+                free.append(NodeFree(8 - busy, 128.0 - 16 * busy, 1024.0 - 128 * busy))
+                if busy:
+                    ends = NOW + timedelta(seconds=rng.uniform(600, 86400))
+                    running.append(RunningJob(f"r-{pool_id}-{n}", f"t{rng.randrange(1000)}", pool_id, (n,), busy,
+                                              16.0 * busy, 128.0 * busy, 50, rng.random() < 0.2,
+                                              NOW - timedelta(hours=1), ends, ends + timedelta(hours=2), model))
+            pools.append(PoolState(
+                pool_id=pool_id, pool_name=f"p{k}", centre_id=f"c{c}", centre_name=f"centre-{c}", model=model,
+                stack=catalogue.get(model).stack, accelerators_per_node=8, cpus_per_node=128.0,  # type: ignore[union-attr]
+                memory_gib_per_node=1024.0, node_count=nodes_per_pool, free=tuple(free),
+                centre_status=CentreStatus.ONLINE, price=Decimal(rng.choice(["2.6", "5.2", "8.5", "11", "26"])),
+                price_card_id=f"card-{pool_id}", preemptible_discount=Decimal("0.4")))
+    return pools, running
+
+
+def queue(fraction: float, rng: random.Random) -> list[PendingJob]:
+    catalogue = builtin_catalogue()
+    jobs = []
+    for i in range(max(1, round(100_000 * fraction))):
+        nodes, per_node = rng.choice(SHAPES[:4] * 4 + SHAPES[4:])
+        models = rng.sample(MODELS, rng.randint(1, 3))
+        options = tuple(Option(m, per_node, catalogue.get(m).stack) for m in models)  # type: ignore[union-attr]
+        walltime = rng.choice([3600, 4 * 3600, 24 * 3600])
+        estimates = {m: walltime * rng.uniform(0.2, 0.9) for m in models}
+        jobs.append(PendingJob(
+            job_id=f"job-{i:06d}", tenant_id=f"t{rng.randrange(1000)}", priority=rng.choice([50, 50, 50, 80]),
+            submitted_at=NOW - timedelta(seconds=rng.uniform(0, 7 * 86400)),
+            request=ResourceRequest(options, nodes, 8.0 * per_node, 64.0 * per_node),
+            preemptible=rng.random() < 0.2, shape=f"{nodes}x{per_node}:{','.join(sorted(models))}",
+            name=f"job-{i % 500}", max_runtime_s=walltime, estimates=estimates))
+    return jobs
+
+
+def tenants(rng: random.Random) -> dict[str, TenantShare]:
+    return {f"t{i}": TenantShare(f"t{i}", weight=1.0, usage=rng.uniform(0, 5e6), held=rng.uniform(0, 80))
+            for i in range(1000)}
+
+
+def measure(fraction: float, policies: list[str], seed: int) -> list[tuple[str, float, int, int, float]]:
+    rng = random.Random(seed)
+    pools, running = city(fraction, rng)
+    pending = queue(fraction, rng)
+    snapshot = Snapshot(tuple(pools), tuple(running), tenants(rng))
+    rows = []
+    for policy in policies:
+        started = time.perf_counter()
+        result = decide(snapshot, pending, policy, NOW)
+        seconds = time.perf_counter() - started
+        placed = len(result.placements)
+        rows.append((policy, seconds, placed, len(pending), placed / seconds if seconds else 0.0))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fraction", type=float, default=1.0, help="scale of the city and queue (1 = full)")
+    parser.add_argument("--policies", default=",".join(policy_names()))
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    policies = [p for p in args.policies.split(",") if p]
+    print(f"{'scale':>6} {'policy':>9} {'pending':>8} {'cycle s':>8} {'placed':>7} {'placements/s':>13}")
+    results: dict[float, dict[str, tuple[float, float]]] = {}
+    for fraction in sorted({args.fraction / 10, args.fraction}):
+        for policy, seconds, placed, pending, rate in measure(fraction, policies, args.seed):
+            results.setdefault(fraction, {})[policy] = (seconds, rate)
+            print(f"{fraction:>6.2f} {policy:>9} {pending:>8} {seconds:>8.3f} {placed:>7} {rate:>13,.0f}")
+    small, big = sorted(results)
+    if small != big:
+        print("\ngrowth from 1/10 to full scale (10x the jobs and nodes):")
+        for policy in policies:
+            (s0, _), (s1, _) = results[small][policy], results[big][policy]
+            print(f"  {policy:>9}: cycle time x{s1 / s0:.1f}")
+
+
+if __name__ == "__main__":
+    main()
