@@ -57,6 +57,8 @@ class Cycle:
         self._ranked: dict[tuple[Hashable, str], list[PoolState]] = {}
         self._no_room: dict[tuple[Hashable, str], int] = {}
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
+        self._starts: dict[tuple[object, ...], datetime | None] = {}
+        self._busy: dict[tuple[Hashable, str, int], PoolReason] = {}
 
     # ---------------------------------------------------------------------------- fit
 
@@ -103,6 +105,9 @@ class Cycle:
     def mark_stuck(self, job: PendingJob) -> None:
         self._stuck.add(shape_of(job))
 
+    def stuck_count(self) -> int:
+        return len(self._stuck)
+
     def fit_now(self, job: PendingJob, pool: PoolState) -> tuple[int, ...] | None:
         key = (shape_of(job), pool.pool_id)
         if self._no_room.get(key) == self.version[pool.pool_id]:
@@ -124,18 +129,17 @@ class Cycle:
         )
 
     def predicted_start(self, job: PendingJob, pool: PoolState) -> datetime | None:
+        """When the job would start in this pool, by running jobs' expected ends (memoised until the pool
+        changes: jobs of one demand and runtime share the answer)."""
         accel, cpus, mem = fit.demand_per_node(job, pool)
-        found = self.timelines[pool.pool_id].earliest_start(
-            self.free[pool.pool_id],
-            job.request.nodes,
-            accel,
-            cpus,
-            mem,
-            self.runtime(job, pool),
-            self.now,
-            expected=True,
-        )
-        return found[0] if found else None
+        runtime = self.runtime(job, pool)
+        key = (pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem, round(runtime))
+        if key not in self._starts:
+            found = self.timelines[pool.pool_id].earliest_start(
+                self.free[pool.pool_id], job.request.nodes, accel, cpus, mem, runtime, self.now, expected=True
+            )
+            self._starts[key] = found[0] if found else None
+        return self._starts[key]
 
     def reserve(self, job: PendingJob, pool: PoolState, *, expected: bool = False) -> Reservation | None:
         accel, cpus, mem = fit.demand_per_node(job, pool)
@@ -199,9 +203,13 @@ class Cycle:
         for pool in ok:
             reason = lead.get(pool.pool_id)
             if reason is None:
-                accel, cpus, mem = fit.demand_per_node(job, pool)
-                free = self.free[pool.pool_id]
-                reason = fit.capacity_reason(job, pool, free.count_fitting(accel, cpus, mem), len(free.accel))
+                key = (shape_of(job), pool.pool_id, self.version[pool.pool_id])
+                reason = self._busy.get(key)
+                if reason is None:
+                    accel, cpus, mem = fit.demand_per_node(job, pool)
+                    free = self.free[pool.pool_id]
+                    reason = fit.capacity_reason(job, pool, free.count_fitting(accel, cpus, mem), len(free.accel))
+                    self._busy[key] = reason
             out.append(reason)
         return tuple(out) + tuple(unfit)
 

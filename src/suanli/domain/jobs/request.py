@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -21,11 +20,6 @@ class Option:
     stack: Stack
 
 
-@functools.lru_cache(maxsize=65536)
-def _option_for(options: tuple[Option, ...], model: str) -> Option | None:
-    return next((o for o in options if o.model == model), None)
-
-
 @dataclass(frozen=True, slots=True)
 class ResourceRequest:
     """What a job needs: `nodes` nodes, each with one option's accelerators, `cpus` and `memory_gib`."""
@@ -35,17 +29,19 @@ class ResourceRequest:
     cpus: float
     memory_gib: float
     size: int = field(init=False, compare=False)  # accelerators held at once (nodes for CPU jobs)
+    by_model: dict[str, Option] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         per_node = max((o.per_node for o in self.options), default=1)
         object.__setattr__(self, "size", max(1, self.nodes * per_node))
+        object.__setattr__(self, "by_model", {o.model: o for o in self.options})
 
     @property
     def cpu_only(self) -> bool:
         return not self.options
 
     def option_for(self, model: str) -> Option | None:
-        return _option_for(self.options, model)
+        return self.by_model.get(model)
 
 
 def resolve_request(spec: JobSpec, catalogue: Catalogue) -> ResourceRequest:

@@ -33,7 +33,7 @@ from decimal import Decimal
 from suanli.domain.money import format_price
 from suanli.scheduling import fit
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
-from suanli.scheduling.evaluate import Cycle
+from suanli.scheduling.evaluate import Cycle, shape_of
 from suanli.scheduling.policies import register
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
 
@@ -64,11 +64,20 @@ class Suanli:
         rejected: dict[str, tuple[PoolReason, ...]] = {}
         lead: dict[str, dict[str, PoolReason]] = {}
         notes: dict[str, str] = {}
-        for job in ranked:
+        shapes = len({shape_of(j) for j in ranked})
+        for index, job in enumerate(ranked):
             if cycle.never_fits(job):
                 rejected[job.job_id] = cycle.reasons(job)
                 continue
             head = len(cycle.reservations) < RESERVE_TOP
+            if not head and cycle.stuck_count() >= shapes:
+                # no shape fits anywhere any more and every reservation is made: the rest simply wait
+                for rest in ranked[index:]:
+                    if cycle.never_fits(rest):
+                        rejected[rest.job_id] = cycle.reasons(rest)
+                    else:
+                        waiting.append(rest.job_id)
+                break
             options = [] if cycle.stuck(job) else self._options(cycle, job)
             best = _fastest_then_cheapest(options)
             if head:
