@@ -44,15 +44,42 @@ def city(fraction: float, rng: random.Random) -> tuple[list[PoolState], list[Run
                 free.append(NodeFree(8 - busy, 128.0 - 16 * busy, 1024.0 - 128 * busy))
                 if busy:
                     ends = NOW + timedelta(seconds=rng.uniform(600, 86400))
-                    running.append(RunningJob(f"r-{pool_id}-{n}", f"t{rng.randrange(1000)}", pool_id, (n,), busy,
-                                              16.0 * busy, 128.0 * busy, 50, rng.random() < 0.2,
-                                              NOW - timedelta(hours=1), ends, ends + timedelta(hours=2), model))
-            pools.append(PoolState(
-                pool_id=pool_id, pool_name=f"p{k}", centre_id=f"c{c}", centre_name=f"centre-{c}", model=model,
-                stack=catalogue.get(model).stack, accelerators_per_node=8, cpus_per_node=128.0,  # type: ignore[union-attr]
-                memory_gib_per_node=1024.0, node_count=nodes_per_pool, free=tuple(free),
-                centre_status=CentreStatus.ONLINE, price=Decimal(rng.choice(["2.6", "5.2", "8.5", "11", "26"])),
-                price_card_id=f"card-{pool_id}", preemptible_discount=Decimal("0.4")))
+                    running.append(
+                        RunningJob(
+                            f"r-{pool_id}-{n}",
+                            f"t{rng.randrange(1000)}",
+                            pool_id,
+                            (n,),
+                            busy,
+                            16.0 * busy,
+                            128.0 * busy,
+                            50,
+                            rng.random() < 0.2,
+                            NOW - timedelta(hours=1),
+                            ends,
+                            ends + timedelta(hours=2),
+                            model,
+                        )
+                    )
+            pools.append(
+                PoolState(
+                    pool_id=pool_id,
+                    pool_name=f"p{k}",
+                    centre_id=f"c{c}",
+                    centre_name=f"centre-{c}",
+                    model=model,
+                    stack=catalogue.get(model).stack,
+                    accelerators_per_node=8,
+                    cpus_per_node=128.0,  # type: ignore[union-attr]
+                    memory_gib_per_node=1024.0,
+                    node_count=nodes_per_pool,
+                    free=tuple(free),
+                    centre_status=CentreStatus.ONLINE,
+                    price=Decimal(rng.choice(["2.6", "5.2", "8.5", "11", "26"])),
+                    price_card_id=f"card-{pool_id}",
+                    preemptible_discount=Decimal("0.4"),
+                )
+            )
     return pools, running
 
 
@@ -65,18 +92,28 @@ def queue(fraction: float, rng: random.Random) -> list[PendingJob]:
         options = tuple(Option(m, per_node, catalogue.get(m).stack) for m in models)  # type: ignore[union-attr]
         walltime = rng.choice([3600, 4 * 3600, 24 * 3600])
         estimates = {m: walltime * rng.uniform(0.2, 0.9) for m in models}
-        jobs.append(PendingJob(
-            job_id=f"job-{i:06d}", tenant_id=f"t{rng.randrange(1000)}", priority=rng.choice([50, 50, 50, 80]),
-            submitted_at=NOW - timedelta(seconds=rng.uniform(0, 7 * 86400)),
-            request=ResourceRequest(options, nodes, 8.0 * per_node, 64.0 * per_node),
-            preemptible=rng.random() < 0.2, shape=f"{nodes}x{per_node}:{','.join(sorted(models))}",
-            name=f"job-{i % 500}", max_runtime_s=walltime, estimates=estimates))
+        jobs.append(
+            PendingJob(
+                job_id=f"job-{i:06d}",
+                tenant_id=f"t{rng.randrange(1000)}",
+                priority=rng.choice([50, 50, 50, 80]),
+                submitted_at=NOW - timedelta(seconds=rng.uniform(0, 7 * 86400)),
+                request=ResourceRequest(options, nodes, 8.0 * per_node, 64.0 * per_node),
+                preemptible=rng.random() < 0.2,
+                shape=f"{nodes}x{per_node}:{','.join(sorted(models))}",
+                name=f"job-{i % 500}",
+                max_runtime_s=walltime,
+                estimates=estimates,
+            )
+        )
     return jobs
 
 
 def tenants(rng: random.Random) -> dict[str, TenantShare]:
-    return {f"t{i}": TenantShare(f"t{i}", weight=1.0, usage=rng.uniform(0, 5e6), held=rng.uniform(0, 80))
-            for i in range(1000)}
+    return {
+        f"t{i}": TenantShare(f"t{i}", weight=1.0, usage=rng.uniform(0, 5e6), held=rng.uniform(0, 80))
+        for i in range(1000)
+    }
 
 
 def measure(fraction: float, policies: list[str], seed: int) -> list[tuple[str, float, int, int, float]]:

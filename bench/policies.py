@@ -1,0 +1,83 @@
+"""Every policy on every shared trace over the city model: the metrics, each baseline's ratio to `suanli`,
+and whether `suanli` meets its targets (25% lower mean JCT and 40% lower p95 queueing delay than the best
+baseline, at no higher total cost, with Jain's index at least as high).
+
+    python bench/policies.py [--traces ../shared/traces] [--limit N] [--seed 0] [--out bench/results]
+
+Not a test: it prints figures (and writes a report per trace). All policies run in this one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from rich.console import Console
+
+from suanli.cli.sim import run_policies
+from suanli.sim.metrics import Metrics
+from suanli.sim.traces import READERS
+
+BASELINES = ["fifo", "slurm", "cheapest"]
+
+
+def verdict(results: list[Metrics]) -> list[str]:
+    """How `suanli` compares with the best baseline on each target (best = lowest mean JCT)."""
+    ours = next(m for m in results if m.policy == "suanli")
+    baselines = [m for m in results if m.policy in BASELINES and not math.isnan(m.jct.mean)]
+    if not baselines or math.isnan(ours.jct.mean):
+        return ["no batch jobs finished: the JCT targets do not apply"]
+    best = min(baselines, key=lambda m: m.jct.mean)
+    best_wait = min(m.wait.p95 for m in baselines)
+    lines = [
+        f"best baseline by mean JCT: {best.policy}",
+        _line("mean JCT", ours.jct.mean, best.jct.mean, 0.25),
+        _line("p95 queueing delay", ours.wait.p95, best_wait, 0.40),
+        f"total cost: {float(ours.total_cost):,.0f} vs {float(best.total_cost):,.0f} "
+        f"({'ok' if float(ours.total_cost) <= float(best.total_cost) else 'HIGHER'})",
+        f"Jain: {ours.jain:.3f} vs best baseline {max(m.jain for m in baselines):.3f} "
+        f"({'ok' if ours.jain >= max(m.jain for m in baselines) - 1e-9 else 'LOWER'})",
+    ]
+    return lines
+
+
+def _line(name: str, ours: float, best: float, target: float) -> str:
+    if best <= 0:
+        return f"{name}: {ours / 3600:.3f} h vs {best / 3600:.3f} h (baseline is zero: no reduction possible)"
+    cut = 1 - ours / best
+    return (
+        f"{name}: {ours / 3600:.2f} h vs {best / 3600:.2f} h: {cut:+.0%} lower (target {target:.0%}: "
+        f"{'met' if cut >= target else 'NOT met'})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--traces", type=Path, default=None)
+    parser.add_argument("--trace", action="append", help="only these traces (repeatable)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N jobs of each trace")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--interval", type=float, default=60.0)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    console = Console(width=160)
+    for trace in args.trace or sorted(READERS):
+        console.rule(trace)
+        results = run_policies(
+            trace,
+            ["suanli", *BASELINES],
+            limit=args.limit,
+            seed=args.seed,
+            city=Path("bench/city-qingdao.yaml"),
+            traces=args.traces,
+            interval=args.interval,
+            out=args.out / trace,
+            console=console,
+        )
+        for line in verdict(results):
+            console.print("  " + line)
+
+
+if __name__ == "__main__":
+    main()

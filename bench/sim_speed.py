@@ -1,0 +1,53 @@
+"""Simulated jobs per wall-clock second on a full trace, and on a 100,000-job trace (Philly twice over:
+its 55,803 jobs, then the same again nine weeks later, as another set of tenants).
+
+    python bench/sim_speed.py [--jobs 100000] [--policy suanli] [--traces ../shared/traces]
+
+Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from suanli.sim.city import load_city
+from suanli.sim.engine import Simulation
+from suanli.sim.traces import Trace, load_trace, traces_root
+
+NINE_WEEKS = 9 * 7 * 86400.0
+
+
+def repeated(trace: Trace, jobs: int) -> Trace:
+    out, lap = [], 0
+    while len(out) < jobs:
+        out += [
+            replace(j, key=f"{j.key}-{lap}", tenant=f"{j.tenant}-{lap}", arrival=j.arrival + lap * NINE_WEEKS)
+            for j in trace.jobs[: jobs - len(out)]
+        ]
+        lap += 1
+    return Trace(f"{trace.name}", out, trace.horizon + (lap - 1) * NINE_WEEKS, trace.gpu_types, trace.source)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--policy", default="suanli")
+    parser.add_argument("--traces", type=Path, default=None)
+    parser.add_argument("--interval", type=float, default=60.0)
+    args = parser.parse_args()
+    philly = load_trace("philly", traces_root(args.traces))
+    trace = repeated(philly, args.jobs)
+    city = load_city(Path("bench/city-qingdao.yaml"))
+    run = Simulation(trace, city, args.policy, interval_s=args.interval).run()
+    rate = len(trace.jobs) / run.wall_seconds
+    print(
+        f"{len(trace.jobs)} jobs under {args.policy}: {run.wall_seconds:.1f} s wall, {run.cycles} cycles, "
+        f"{rate:,.0f} simulated jobs/s ({(run.end - run.end.replace(year=2026, month=1, day=5)).days} days of "
+        f"virtual time); target: 100,000 jobs in under 60 s"
+    )
+
+
+if __name__ == "__main__":
+    main()
