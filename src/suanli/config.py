@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,12 @@ class AuthSettings(BaseModel):
     token_ttl_days: int = Field(90, ge=1, description="default lifetime of a user API token")
 
 
+class BillingSettings(BaseModel):
+    platform_fee_rate: Decimal = Field(
+        Decimal("0"), ge=0, le=1, description="share of each usage charge kept by the platform (0.05 = 5%)"
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in suanli."""
 
@@ -79,6 +86,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = AgentSettings()
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings = AuthSettings()
+    billing: BillingSettings = BillingSettings()
 
     @property
     def data_dir(self) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from suanli.domain.accelerators import AcceleratorModel, Stack
 from suanli.domain.centres import Centre, Pool, PriceCard
 from suanli.domain.jobs.model import Attempt, Job, JobEvent
 from suanli.domain.jobs.states import JobState
+from suanli.domain.ledger import Entry, EntryKind
 from suanli.domain.tenants import ApiToken, Tenant, User
 
 # ------------------------------------------------------------------------------------------ clock
@@ -163,6 +165,41 @@ class UsageRepo(Protocol):
         """Record usage for an attempt unless already recorded; True if this call recorded it."""
 
     def get(self, attempt_id: str) -> UsageRecord | None: ...
+    def page(self, after: str | None, limit: int) -> list[UsageRecord]:
+        """Usage records in attempt-id order, those after `after` (for walking all of them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    tenant_id: str | None = None
+    centre_id: str | None = None
+    account: str | None = None
+    kinds: tuple[EntryKind, ...] = ()
+    since: datetime | None = None  # occurred_at >= since
+    until: datetime | None = None  # occurred_at < until
+
+
+class LedgerRepo(Protocol):
+    """The append-only ledger: entries are added whole and never changed."""
+
+    def add(self, entry: Entry) -> bool:
+        """Store a balanced entry unless its reference is already recorded; True if this call stored it."""
+
+    def get(self, entry_id: str) -> Entry | None: ...
+    def by_reference(self, reference: str) -> Entry | None: ...
+    def reversal_of(self, entry_id: str) -> Entry | None: ...
+    def entries(self, filt: EntryFilter, after: str | None, limit: int) -> list[Entry]:
+        """Entries in id (recording) order, those after `after`."""
+
+    def balances(self, prefix: str = "", until: datetime | None = None) -> dict[str, Decimal]:
+        """Each account whose code starts with `prefix`: the sum of its postings (occurred before `until`)."""
+
+    def unbalanced(self) -> list[tuple[str, Decimal]]:
+        """Entries whose postings do not sum to zero (a healthy ledger has none), with their sums."""
+
+    def charged_by_attempt(self) -> dict[str, tuple[int, Decimal]]:
+        """Per attempt: how many usage entries it has and the net amount its tenant was charged (reversals
+        included)."""
 
 
 class UnitOfWork(Protocol):
@@ -180,6 +217,7 @@ class UnitOfWork(Protocol):
     logs: LogRepo
     usage: UsageRepo
     waits: WaitRepo
+    ledger: LedgerRepo
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

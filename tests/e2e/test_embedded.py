@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,24 @@ def test_ascend_and_batch_inference_examples_get_their_devices(embedded):
     assert npu.returncode == 0 and "NPUs 0,1,2,3 (Ascend910B)" in npu.stdout
     gpu = cli(home, "submit", "examples/batch-infer.yaml", "--wait")
     assert gpu.returncode == 0 and "accelerator A100 ids 0" in gpu.stdout and "scored 6 inputs" in gpu.stdout
+
+
+def test_usage_is_charged_and_the_books_check_out(embedded, tmp_path: Path):
+    home, _ = embedded
+    spec = tmp_path / "paid.yaml"  # 8 A100 for about 3 s at 18.00 an accelerator-hour: about 0.12 CNY
+    spec.write_text("name: paid\nresources:\n  accelerators: A100:8\nrun: sleep 3\n")
+    assert cli(home, "submit", str(spec), "--wait").returncode == 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the agent reports usage just after a job ends; it is charged on arrival
+        account = cli(home, "account")
+        if "charged: 0.00" not in account.stdout:
+            break
+    assert account.returncode == 0 and "balance owed:" in account.stdout and "charged: 0.00" not in account.stdout
+    entries = cli(home, "ledger", "entries", "--kind", "usage")
+    assert entries.returncode == 0 and "tenant:" in entries.stdout and "provider:" in entries.stdout
+    verify = cli(home, "ledger", "verify", "--direct")
+    assert verify.returncode == 0 and "ledger ok" in verify.stdout, verify.stdout + verify.stderr
+    assert cli(home, "ledger", "verify").returncode == 1  # a tenant's token may not run the whole-city check
 
 
 def test_cli_reports_bad_specs_clearly(embedded, tmp_path: Path):

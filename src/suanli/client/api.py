@@ -110,3 +110,31 @@ class SuanliClient:
 
     def capacity(self) -> dict[str, Any]:
         return self.request("GET", "/v1/capacity")  # type: ignore[no-any-return]
+
+    # --------------------------------------------------------------------------- money
+
+    def account(self, tenant: str, since: str | None = None, until: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in (("since", since), ("until", until)) if v}
+        return self.request("GET", f"/v1/tenants/{tenant}/account", params=params)  # type: ignore[no-any-return]
+
+    def entries(self, **filters: Any) -> dict[str, Any]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self.request("GET", "/v1/ledger/entries", params=params)  # type: ignore[no-any-return]
+
+    def balances(self, prefix: str = "") -> dict[str, str]:
+        return self.request("GET", "/v1/ledger/balances", params={"prefix": prefix})  # type: ignore[no-any-return]
+
+    def verify_ledger(self) -> dict[str, Any]:
+        return self.request("GET", "/v1/ledger/verify")  # type: ignore[no-any-return]
+
+    def record_payment(self, tenant: str, amount: str, reference: str, memo: str = "") -> dict[str, Any]:
+        body = {"amount": amount, "reference": reference, "memo": memo}
+        return self.request("POST", f"/v1/tenants/{tenant}/payments", json=body)  # type: ignore[no-any-return]
+
+    def record_payout(self, centre: str, amount: str, reference: str, memo: str = "") -> dict[str, Any]:
+        body = {"amount": amount, "reference": reference, "memo": memo}
+        return self.request("POST", f"/v1/centres/{centre}/payouts", json=body)  # type: ignore[no-any-return]
+
+    def reverse_entry(self, entry_id: str, reason: str) -> dict[str, Any]:
+        path = f"/v1/ledger/entries/{entry_id}/reversal"
+        return self.request("POST", path, json={"reason": reason})  # type: ignore[no-any-return]

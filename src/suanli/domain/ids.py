@@ -21,6 +21,7 @@ PREFIXES = {
     "pool": "pool",
     "price": "prc",
     "job": "job",
+    "entry": "le",
 }
 
 _lock = threading.Lock()

@@ -15,6 +15,7 @@ from suanli.domain.jobs.model import Attempt, Job, Outcome, judge_outcome
 from suanli.domain.jobs.states import TERMINAL, JobState
 from suanli.domain.tenants import Principal
 from suanli.ports import UnitOfWork, UsageRecord
+from suanli.service.billing import charge_usage
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 from suanli.service.lifecycle import move, update_attempt
@@ -295,23 +296,25 @@ def record_usage(ctx: Context, principal: Principal, usage: UsageInput) -> bool:
         attempt = _own_attempt(uow, centre_id, usage.attempt_id)
         job = uow.jobs.get(attempt.job_id)
         assert job is not None
-        return uow.usage.add_once(
-            UsageRecord(
-                attempt_id=attempt.id,
-                job_id=job.id,
-                tenant_id=job.tenant_id,
-                centre_id=centre_id,
-                pool_id=attempt.pool_id,
-                model=attempt.model,
-                accelerators=usage.accelerators,
-                accelerator_seconds=usage.accelerator_seconds,
-                cpu_seconds=usage.cpu_seconds,
-                wall_seconds=usage.wall_seconds,
-                started_at=usage.started_at,
-                ended_at=usage.ended_at,
-                recorded_at=ctx.clock.now(),
-            )
+        record = UsageRecord(
+            attempt_id=attempt.id,
+            job_id=job.id,
+            tenant_id=job.tenant_id,
+            centre_id=centre_id,
+            pool_id=attempt.pool_id,
+            model=attempt.model,
+            accelerators=usage.accelerators,
+            accelerator_seconds=usage.accelerator_seconds,
+            cpu_seconds=usage.cpu_seconds,
+            wall_seconds=usage.wall_seconds,
+            started_at=usage.started_at,
+            ended_at=usage.ended_at,
+            recorded_at=ctx.clock.now(),
         )
+        if not uow.usage.add_once(record):
+            return False
+        charge_usage(ctx, uow, record, attempt)
+        return True
 
 
 @dataclass(frozen=True)

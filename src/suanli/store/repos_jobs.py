@@ -317,6 +317,12 @@ class SqlUsageRepo:
             return None
         return UsageRecord(**{f: getattr(row, f) for f in UsageRecord.__dataclass_fields__})
 
+    def page(self, after: str | None, limit: int) -> list[UsageRecord]:
+        q = select(UsageRow).order_by(UsageRow.attempt_id).limit(limit)
+        if after is not None:
+            q = q.where(UsageRow.attempt_id > after)
+        return [UsageRecord(**{f: getattr(r, f) for f in UsageRecord.__dataclass_fields__}) for r in self.s.scalars(q)]
+
 
 class SqlWaitRepo:
     """Why jobs of each shape wait (one row per shape, replaced each cycle it changes)."""

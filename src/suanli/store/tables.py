@@ -246,3 +246,30 @@ class UsageRow(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
+
+
+class LedgerEntryRow(Base):
+    """One balanced ledger transaction. Append-only: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(200), unique=True)
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    memo: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    centre_id: Mapped[str | None] = mapped_column(ForeignKey("centres.id"), index=True)
+    attempt_id: Mapped[str | None] = mapped_column(ForeignKey("job_attempts.id"), index=True)
+    reverses: Mapped[str | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+
+
+class LedgerPostingRow(Base):
+    """A debit (positive) or credit (negative) in whole fen: integers, so sums are exact on every database."""
+
+    __tablename__ = "ledger_postings"
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), primary_key=True)
+    account: Mapped[str] = mapped_column(String(160), primary_key=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_ledger_postings_account", "account", "entry_id"),)

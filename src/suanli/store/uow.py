@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from suanli.store.database import make_engine, migrate
 from suanli.store.repos_centres import SqlCentreRepo, SqlPoolRepo, SqlPriceRepo
 from suanli.store.repos_jobs import SqlAttemptRepo, SqlJobRepo, SqlLogRepo, SqlUsageRepo, SqlWaitRepo
+from suanli.store.repos_ledger import SqlLedgerRepo
 from suanli.store.repos_people import SqlCatalogueRepo, SqlTenantRepo, SqlTokenRepo, SqlUserRepo
 
 _SCHEDULER_LOCK_KEY = 0x53756E5363686564  # PostgreSQL advisory lock of the scheduler leader
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
         self.logs = SqlLogRepo(s)
         self.usage = SqlUsageRepo(s)
         self.waits = SqlWaitRepo(s)
+        self.ledger = SqlLedgerRepo(s)
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

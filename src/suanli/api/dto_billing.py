@@ -1,0 +1,110 @@
+"""Bodies of the billing API: ledger entries, accounts, payments and the ledger check. Money is a string."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from suanli.api.dto import In, money
+from suanli.billing.verify import VerifyReport
+from suanli.domain.ledger import Entry, EntryKind
+from suanli.service.billing import TenantAccount
+
+
+class PostingOut(BaseModel):
+    account: str
+    amount: str = Field(description="CNY; positive is a debit, negative a credit")
+
+
+class EntryOut(BaseModel):
+    id: str
+    kind: EntryKind
+    reference: str
+    occurred_at: datetime
+    recorded_at: datetime
+    memo: str
+    actor: str
+    tenant_id: str | None
+    centre_id: str | None
+    attempt_id: str | None
+    reverses: str | None
+    postings: list[PostingOut]
+
+    @classmethod
+    def of(cls, e: Entry) -> EntryOut:
+        return cls(
+            id=e.id,
+            kind=e.kind,
+            reference=e.reference,
+            occurred_at=e.occurred_at,
+            recorded_at=e.recorded_at,
+            memo=e.memo,
+            actor=e.actor,
+            tenant_id=e.tenant_id,
+            centre_id=e.centre_id,
+            attempt_id=e.attempt_id,
+            reverses=e.reverses,
+            postings=[PostingOut(account=p.account, amount=money(p.amount) or "0") for p in e.postings],
+        )
+
+
+class EntryPage(BaseModel):
+    items: list[EntryOut]
+    next_cursor: str | None
+
+
+class MoneyIn(In):
+    amount: Any = Field(description='CNY as a string with at most 2 decimals, e.g. "1200.00"')
+    reference: str = Field(description="the bank's reference; the same reference is recorded once")
+    occurred_at: datetime | None = Field(None, description="when the money moved (default: now)")
+    memo: str = Field("", max_length=500)
+
+
+class ReversalIn(In):
+    reason: str = Field(max_length=500)
+
+
+class AccountOut(BaseModel):
+    tenant_id: str
+    balance: str = Field(description="owed to the platform now; negative: paid ahead")
+    charged: str = Field(description="usage charged in the period")
+    paid: str = Field(description="payments received in the period, net of reversals")
+    since: datetime | None
+    until: datetime | None
+
+    @classmethod
+    def of(cls, a: TenantAccount) -> AccountOut:
+        return cls(
+            tenant_id=a.tenant_id,
+            balance=money(a.balance) or "0",
+            charged=money(a.charged) or "0",
+            paid=money(a.paid) or "0",
+            since=a.since,
+            until=a.until,
+        )
+
+
+class FindingOut(BaseModel):
+    rule: str
+    subject: str
+    detail: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    usage_records: int
+    usage_entries: int
+    unbalanced_entries: int
+    findings: list[FindingOut]
+
+    @classmethod
+    def of(cls, r: VerifyReport) -> VerifyOut:
+        return cls(
+            ok=r.ok,
+            usage_records=r.usage_records,
+            usage_entries=r.usage_entries,
+            unbalanced_entries=r.entries_unbalanced,
+            findings=[FindingOut(rule=f.rule, subject=f.subject, detail=f.detail) for f in r.findings],
+        )
