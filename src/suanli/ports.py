@@ -153,6 +153,8 @@ class AttemptRepo(Protocol):
     def for_job(self, job_id: str) -> list[Attempt]: ...
     def in_states(self, states: Sequence[JobState], centre_id: str | None = None) -> list[Attempt]: ...
     def update(self, attempt: Attempt) -> None: ...
+    def open_holds(self, tenant_ids: Sequence[str], ended_after: datetime) -> dict[str, Decimal]:
+        """Per tenant: budget held by attempts still going, or ended after `ended_after` and not yet metered."""
 
 
 class LogRepo(Protocol):
@@ -193,6 +195,9 @@ class LedgerRepo(Protocol):
 
     def balances(self, prefix: str = "", until: datetime | None = None) -> dict[str, Decimal]:
         """Each account whose code starts with `prefix`: the sum of its postings (occurred before `until`)."""
+
+    def usage_charged_since(self, tenant_ids: Sequence[str], since: datetime) -> dict[str, Decimal]:
+        """Per tenant: usage charged (net of reversals) for usage that ended at or after `since`."""
 
     def unbalanced(self) -> list[tuple[str, Decimal]]:
         """Entries whose postings do not sum to zero (a healthy ledger has none), with their sums."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from suanli.api.dto import In, money
 from suanli.billing.verify import VerifyReport
 from suanli.domain.ledger import Entry, EntryKind
-from suanli.service.billing import TenantAccount
+from suanli.service.billing import BudgetStatus, TenantAccount
 
 
 class PostingOut(BaseModel):
@@ -107,4 +107,28 @@ class VerifyOut(BaseModel):
             usage_entries=r.usage_entries,
             unbalanced_entries=r.entries_unbalanced,
             findings=[FindingOut(rule=f.rule, subject=f.subject, detail=f.detail) for f in r.findings],
+        )
+
+
+class BudgetIn(In):
+    monthly_budget: Any = Field(description='CNY per calendar month (China time), e.g. "5000.00"; null: no cap')
+
+
+class BudgetOut(BaseModel):
+    tenant_id: str
+    monthly_budget: str | None
+    month_start: datetime
+    charged: str = Field(description="usage charged this month")
+    held: str = Field(description="worst cases held for jobs placed and not yet charged")
+    left: str | None = Field(description="what may still be committed this month (null: no cap)")
+
+    @classmethod
+    def of(cls, b: BudgetStatus) -> BudgetOut:
+        return cls(
+            tenant_id=b.tenant_id,
+            monthly_budget=money(b.monthly_budget),
+            month_start=b.month_start,
+            charged=money(b.charged) or "0",
+            held=money(b.held) or "0",
+            left=money(b.left),
         )

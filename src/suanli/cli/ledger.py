@@ -59,6 +59,29 @@ def register(
         out.print(f"balance owed: {a['balance']} CNY")
         out.print(f"charged{period}: {a['charged']} CNY; paid: {a['paid']} CNY")
 
+    @app.command()
+    def budget(
+        tenant: Annotated[str | None, typer.Argument(help="tenant id or name (default: your own)")] = None,
+        set_to: Annotated[str | None, typer.Option("--set", help='new monthly budget in CNY, e.g. "5000"')] = None,
+        clear: Annotated[bool, typer.Option("--clear", help="remove the monthly budget (no cap)")] = False,
+        server: Server = None,
+        token: Token = None,
+    ) -> None:
+        """A tenant's monthly budget: charged, held for running jobs, and left; --set or --clear changes it."""
+        c = client(server, token)
+        try:
+            name = tenant or c.me()["tenant"]["id"]
+            b = c.set_budget(name, None if clear else set_to) if set_to is not None or clear else c.budget(name)
+        except ApiError as exc:
+            explain(exc)
+        if b["monthly_budget"] is None:
+            out.print(f"no monthly budget (no cap); charged this month: {b['charged']} CNY")
+            return
+        out.print(
+            f"monthly budget {b['monthly_budget']} CNY: charged {b['charged']}, held for jobs placed {b['held']}, "
+            f"left {b['left']}"
+        )
+
     @ledger.command("entries")
     def list_entries(
         tenant: Annotated[str | None, typer.Option(help="only this tenant's entries")] = None,

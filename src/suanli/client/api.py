@@ -138,3 +138,10 @@ class SuanliClient:
     def reverse_entry(self, entry_id: str, reason: str) -> dict[str, Any]:
         path = f"/v1/ledger/entries/{entry_id}/reversal"
         return self.request("POST", path, json={"reason": reason})  # type: ignore[no-any-return]
+
+    def budget(self, tenant: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/tenants/{tenant}/budget")  # type: ignore[no-any-return]
+
+    def set_budget(self, tenant: str, monthly_budget: str | None) -> dict[str, Any]:
+        body = {"monthly_budget": monthly_budget}
+        return self.request("PUT", f"/v1/tenants/{tenant}/budget", json=body)  # type: ignore[no-any-return]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from suanli.domain.errors import FieldError, InvalidInput
@@ -65,6 +66,7 @@ class Tenant:
     created_at: datetime
     weight: float = 1.0  # fair-share weight relative to other tenants
     quota: float = 0.0  # guaranteed capacity in A100-equivalent accelerators (0: none; it may still borrow)
+    monthly_budget: Decimal | None = None  # spending cap per calendar month in CNY (None: no cap)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ class ReasonCode(StrEnum):
     INSUFFICIENT_CAPACITY = "insufficient_capacity"
     LOWER_RANK = "lower_rank"  # room exists, but it is promised to jobs ahead (FIFO head, reservations)
     RESERVED = "reserved"  # this pool is promised to this job from a predicted time
+    BUDGET = "budget"  # the worst-case cost here is more than the tenant has left of its monthly budget
 
 
 STATIC_CODES = frozenset(
@@ -81,6 +82,7 @@ class Placement:
     price: Decimal
     price_card_id: str | None
     explanation: str
+    hold: Decimal = Decimal(0)  # budget held for the worst case: max runtime x price x units
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from suanli.scheduling import fit
 from suanli.scheduling.capacity import Hold, PoolFree, Reservation, Timeline
@@ -59,6 +59,8 @@ class Cycle:
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
         self._starts: dict[tuple[object, ...], datetime | None] = {}
         self._busy: dict[tuple[Hashable, str, int], PoolReason] = {}
+        self.budgets = dict(snapshot.budgets)  # what each capped tenant has left, less this cycle's holds
+        self.over_budget: dict[str, str] = {}  # job -> why its tenant's budget cannot cover it
 
     # ---------------------------------------------------------------------------- fit
 
@@ -103,12 +105,30 @@ class Cycle:
         return shape_of(job) in self._stuck
 
     def mark_stuck(self, job: PendingJob) -> None:
+        if job.job_id in self.over_budget:
+            return  # its tenant's budget stopped it, not the capacity: other tenants' jobs of the shape may fit
         self._stuck.add(shape_of(job))
 
     def stuck_count(self) -> int:
         return len(self._stuck)
 
+    def affordable(self, job: PendingJob, pool: PoolState) -> bool:
+        """False if the worst-case cost of the job on this pool is more than its tenant has left this month."""
+        left = self.budgets.get(job.tenant_id)
+        if left is None:
+            return True
+        need = hold_amount(job, pool)
+        if need <= left:
+            return True
+        self.over_budget[job.job_id] = (
+            f"waiting: budget: the worst case (max_runtime x price) is ¥{need:.2f} on {pool.label}; "
+            f"¥{max(left, Decimal(0)):.2f} of the tenant's monthly budget is left"
+        )
+        return False
+
     def fit_now(self, job: PendingJob, pool: PoolState) -> tuple[int, ...] | None:
+        if self.budgets and not self.affordable(job, pool):
+            return None
         key = (shape_of(job), pool.pool_id)
         if self._no_room.get(key) == self.version[pool.pool_id]:
             return None
@@ -142,6 +162,8 @@ class Cycle:
         return self._starts[key]
 
     def reserve(self, job: PendingJob, pool: PoolState, *, expected: bool = False) -> Reservation | None:
+        if self.budgets and not self.affordable(job, pool):
+            return None  # no capacity is promised to a job its tenant's budget cannot cover
         accel, cpus, mem = fit.demand_per_node(job, pool)
         reservation = self.timelines[pool.pool_id].reserve(
             job.job_id,
@@ -177,6 +199,10 @@ class Cycle:
         self.version[pool.pool_id] += 1
         price = pool.price_for(job.preemptible)
         assert price is not None
+        hold = hold_amount(job, pool)
+        if job.tenant_id in self.budgets:
+            self.budgets[job.tenant_id] -= hold
+        self.over_budget.pop(job.job_id, None)
         placement = Placement(
             job.job_id,
             pool.pool_id,
@@ -189,6 +215,7 @@ class Cycle:
             price,
             pool.price_card_id,
             explanation,
+            hold,
         )
         self.placements.append(placement)
         return placement
@@ -241,7 +268,11 @@ class Cycle:
         preemptions: Sequence[Preemption] = (),
         notes: dict[str, str] | None = None,
     ) -> CycleResult:
-        return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes or {})
+        notes = dict(notes or {})
+        for job_id, why in self.over_budget.items():
+            if job_id in waiting and job_id not in notes:
+                notes[job_id] = why
+        return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes)
 
 
 def _expected_end(r: RunningJob, now: datetime) -> datetime:
@@ -251,6 +282,15 @@ def _expected_end(r: RunningJob, now: datetime) -> datetime:
         return r.expected_end
     elapsed = max(60.0, (now - r.started_at).total_seconds())
     return min(now + timedelta(seconds=0.5 * elapsed), max(r.deadline, now))
+
+
+def hold_amount(job: PendingJob, pool: PoolState) -> Decimal:
+    """The most the job can cost on this pool: its max runtime x the price x the units it holds
+    (accelerators, or cores on a CPU pool), in whole fen rounded up."""
+    price = pool.price_for(job.preemptible) or Decimal(0)
+    per_node = job.request.cpus if pool.is_cpu else fit.demand_per_node(job, pool)[0]
+    units = Decimal(repr(float(per_node))) * job.request.nodes
+    return (price * units * job.max_runtime_s / 3600).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
 
 
 def price_key(job: PendingJob, pool: PoolState) -> Decimal:

@@ -84,6 +84,7 @@ class Snapshot:
     pools: tuple[PoolState, ...]
     running: tuple[RunningJob, ...] = ()
     tenants: Mapping[str, TenantShare] = field(default_factory=dict)  # fair-share inputs, by tenant id
+    budgets: Mapping[str, Decimal] = field(default_factory=dict)  # budget left this month; absent: no cap
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from suanli.domain.jobs.states import JobState
 from suanli.ports import UnitOfWork
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
+from suanli.service.billing import budgets_left
 from suanli.service.cache import SchedulerCache
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
@@ -104,11 +105,14 @@ class Scheduler:
             self.cache.refresh(uow, catalogue, now)
             pools = pool_templates(uow, now, self.ctx.heartbeat_timeout, catalogue)
             centres = {c.id: c for c in uow.centres.list()}
+            budgets = budgets_left(uow, now)
             self.cache.pool_cpus = {p.pool_id: int(p.cpus_per_node) for p in pools}
         if self._expire(now, centres, report):
             with self.ctx.store.uow() as uow:
                 self.cache.refresh(uow, catalogue, now)
         snapshot = self.cache.snapshot(pools, now)
+        if budgets:
+            snapshot = replace(snapshot, budgets=budgets)
         pending = list(self.cache.pending.values())
         result = scheduling.decide(snapshot, pending, policy or self.policy or self.ctx.settings.scheduler.policy, now)
         self._apply(result, now, report)
@@ -247,6 +251,7 @@ def _attempt(job: Job, number: int, p: Placement, now: datetime) -> Attempt:
         node_indices=p.node_indices,
         price=p.price,
         price_card_id=p.price_card_id,
+        hold=p.hold,
         state=JobState.PLACED,
         placed_at=now,
         explanation=p.explanation,

@@ -18,8 +18,8 @@ from suanli.domain.accelerators import AcceleratorModel
 from suanli.domain.centres import Centre, Pool, PriceCard
 from suanli.domain.errors import AlreadyExists, Conflict
 from suanli.domain.jobs.model import Attempt, Job, JobEvent
-from suanli.domain.jobs.states import JobState
-from suanli.domain.ledger import ZERO, Entry, EntryKind, check_postings
+from suanli.domain.jobs.states import HOLDS_CAPACITY, JobState
+from suanli.domain.ledger import ZERO, Entry, EntryKind, check_postings, tenant_receivable
 from suanli.domain.tenants import ApiToken, Tenant, User
 from suanli.ports import EntryFilter, JobFilter, UsageRecord
 
@@ -400,6 +400,20 @@ class MemAttemptRepo(_Repo):
         attempts = (self.d.attempts[i] for i in ids)
         return [a for a in attempts if centre_id is None or a.centre_id == centre_id]
 
+    def open_holds(self, tenant_ids: Sequence[str], ended_after: datetime) -> dict[str, Decimal]:
+        wanted = set(tenant_ids)
+        out: dict[str, Decimal] = {}
+        for a in self.d.attempts.values():
+            if not a.hold:
+                continue
+            job = self.d.jobs.get(a.job_id)
+            if job is None or job.tenant_id not in wanted:
+                continue
+            ended_unmetered = a.ended_at is not None and a.ended_at >= ended_after and a.id not in self.d.usage
+            if a.state in HOLDS_CAPACITY or ended_unmetered:
+                out[job.tenant_id] = out.get(job.tenant_id, Decimal(0)) + a.hold
+        return out
+
     def update(self, attempt: Attempt) -> None:
         old = self.d.attempts.get(attempt.id)
         if old is None:
@@ -503,6 +517,17 @@ class MemLedgerRepo(_Repo):
             for p in e.postings:
                 if p.account.startswith(prefix):
                     out[p.account] = out.get(p.account, ZERO) + p.amount
+        return out
+
+    def usage_charged_since(self, tenant_ids: Sequence[str], since: datetime) -> dict[str, Decimal]:
+        wanted = {tenant_receivable(t): t for t in tenant_ids}
+        out: dict[str, Decimal] = {}
+        for e in self.d.ledger.values():
+            if e.attempt_id is None or e.occurred_at < since:
+                continue
+            for p in e.postings:
+                if p.account in wanted:
+                    out[wanted[p.account]] = out.get(wanted[p.account], ZERO) + p.amount
         return out
 
     def unbalanced(self) -> list[tuple[str, Decimal]]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from suanli.domain.errors import AlreadyExists, Conflict
 from suanli.domain.jobs.model import Attempt, Job, JobEvent
 from suanli.domain.jobs.spec import JobKind, JobSpec
-from suanli.domain.jobs.states import JobState
+from suanli.domain.jobs.states import HOLDS_CAPACITY, JobState
 from suanli.ports import JobFilter, UsageRecord
 from suanli.store.repos_people import insert
 from suanli.store.tables import AttemptRow, JobEventRow, JobRow, LogChunkRow, UsageRow, WaitReasonRow
@@ -206,6 +206,7 @@ def _attempt(row: AttemptRow) -> Attempt:
         log_bytes=row.log_bytes,
         log_truncated=row.log_truncated,
         devices=dict(row.devices or {}),
+        hold=row.hold,
     )
 
 
@@ -241,6 +242,7 @@ class SqlAttemptRepo:
             node_indices={"nodes": list(attempt.node_indices)},
             price=attempt.price,
             price_card_id=attempt.price_card_id,
+            hold=attempt.hold,
             placed_at=attempt.placed_at,
             explanation=attempt.explanation,
             **_attempt_values(attempt),
@@ -260,6 +262,30 @@ class SqlAttemptRepo:
         if centre_id is not None:
             query = query.where(AttemptRow.centre_id == centre_id)
         return [_attempt(r) for r in self.s.scalars(query)]
+
+    def open_holds(self, tenant_ids: Sequence[str], ended_after: datetime) -> dict[str, Decimal]:
+        """Per tenant: budget held by its attempts that are still going, or that ended after `ended_after`
+        and whose usage has not arrived yet (so a hold is never dropped before its charge lands)."""
+        if not tenant_ids:
+            return {}
+        active = [s.value for s in HOLDS_CAPACITY]
+        q = (
+            select(JobRow.tenant_id, AttemptRow.hold)
+            .join(JobRow, JobRow.id == AttemptRow.job_id)
+            .outerjoin(UsageRow, UsageRow.attempt_id == AttemptRow.id)
+            .where(JobRow.tenant_id.in_(list(tenant_ids)))
+            .where(
+                or_(
+                    AttemptRow.state.in_(active),
+                    (AttemptRow.ended_at >= ended_after) & UsageRow.attempt_id.is_(None),
+                )
+            )
+        )
+        out: dict[str, Decimal] = {}
+        for tenant, hold in self.s.execute(q):
+            if hold:
+                out[tenant] = out.get(tenant, Decimal(0)) + hold
+        return out
 
     def update(self, attempt: Attempt) -> None:
         self.s.execute(

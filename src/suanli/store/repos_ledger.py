@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from suanli.domain.ledger import Entry, EntryKind, Posting, check_postings
+from suanli.domain.ledger import Entry, EntryKind, Posting, check_postings, tenant_receivable
 from suanli.ports import EntryFilter
 from suanli.store.tables import LedgerEntryRow, LedgerPostingRow
 
@@ -126,6 +127,20 @@ class SqlLedgerRepo:
                 LedgerEntryRow.occurred_at < until
             )
         return {account: from_fen_int(int(total)) for account, total in self.s.execute(q)}
+
+    def usage_charged_since(self, tenant_ids: Sequence[str], since: datetime) -> dict[str, Decimal]:
+        if not tenant_ids:
+            return {}
+        accounts = {tenant_receivable(t): t for t in tenant_ids}
+        q = (
+            select(LedgerPostingRow.account, func.sum(LedgerPostingRow.amount_fen))
+            .join(LedgerEntryRow, LedgerEntryRow.id == LedgerPostingRow.entry_id)
+            .where(LedgerPostingRow.account.in_(list(accounts)))
+            .where(LedgerEntryRow.attempt_id.is_not(None))
+            .where(LedgerEntryRow.occurred_at >= since)
+            .group_by(LedgerPostingRow.account)
+        )
+        return {accounts[a]: from_fen_int(int(t)) for a, t in self.s.execute(q)}
 
     def unbalanced(self) -> list[tuple[str, Decimal]]:
         q = (

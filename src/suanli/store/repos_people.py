@@ -37,6 +37,7 @@ def _tenant(row: TenantRow) -> Tenant:
         created_at=row.created_at,
         weight=row.weight,
         quota=row.quota,
+        monthly_budget=row.monthly_budget,
     )
 
 
@@ -57,6 +58,7 @@ class SqlTenantRepo:
             created_at=tenant.created_at,
             weight=tenant.weight,
             quota=tenant.quota,
+            monthly_budget=tenant.monthly_budget,
         )
         insert(self.s, row, f"a tenant named {tenant.name!r}", "name")
 
@@ -84,6 +86,7 @@ class SqlTenantRepo:
                 status=tenant.status.value,
                 weight=tenant.weight,
                 quota=tenant.quota,
+                monthly_budget=tenant.monthly_budget,
             )
         )
 

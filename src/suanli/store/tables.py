@@ -52,6 +52,7 @@ class TenantRow(Base):
     created_at: Mapped[datetime]
     weight: Mapped[float] = mapped_column(Float, server_default="1")
     quota: Mapped[float] = mapped_column(Float, server_default="0")
+    monthly_budget: Mapped[Decimal | None] = mapped_column(ExactDecimal())
 
 
 class UserRow(Base):
@@ -206,6 +207,7 @@ class AttemptRow(Base):
     log_bytes: Mapped[int] = mapped_column(BigInteger)
     log_truncated: Mapped[bool] = mapped_column(Boolean)
     devices: Mapped[dict[str, Any]]
+    hold: Mapped[Decimal] = mapped_column(ExactDecimal(), server_default="0")
 
 
 class JobEventRow(Base):

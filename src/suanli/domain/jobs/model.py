@@ -79,6 +79,7 @@ class Attempt:
     log_bytes: int = 0
     log_truncated: bool = False
     devices: dict[str, list[int]] = field(default_factory=dict)
+    hold: Decimal = Decimal(0)  # the budget held at placement: the worst case (max runtime x price x units)
 
 
 @dataclass(frozen=True, slots=True)

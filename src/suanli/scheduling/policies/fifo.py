@@ -32,6 +32,8 @@ class Fifo:
             if open_pools and not cycle.stuck(job) and self._start(cycle, job, open_pools, len(pools)):
                 continue
             waiting.append(job.job_id)
+            if job.job_id in cycle.over_budget:
+                continue  # it waits for its tenant's budget, not for room: it holds no place in the queue
             key = (job.shape or job.job_id, len(held))
             if key not in shared:
                 shared[key] = {

@@ -126,7 +126,7 @@ class Suanli:
         target, soonest = None, threshold
         for pool in cycle.candidates(job):
             runtime = cycle.runtime(job, pool)
-            if runtime >= soonest or pool.pool_id == best.pool.pool_id:
+            if runtime >= soonest or pool.pool_id == best.pool.pool_id or not cycle.affordable(job, pool):
                 continue
             start = cycle.predicted_start(job, pool)
             if start is None:
@@ -142,7 +142,7 @@ class Suanli:
     def _soonest_pool(cycle: Cycle, job: PendingJob) -> PoolState | None:
         best, best_finish = None, math.inf
         for pool in cycle.candidates(job):
-            start = cycle.predicted_start(job, pool)
+            start = cycle.predicted_start(job, pool) if cycle.affordable(job, pool) else None
             if start is None:
                 continue
             finish = (start - cycle.now).total_seconds() + cycle.runtime(job, pool)
@@ -313,8 +313,8 @@ def _plan(cycle: Cycle, job: PendingJob, victims: Sequence[RunningJob]) -> tuple
     best: tuple[float, PoolState, list[RunningJob]] | None = None
     for pool in cycle.candidates(job):
         candidates = by_pool.get(pool.pool_id)
-        if not candidates:
-            continue
+        if not candidates or not cycle.affordable(job, pool):
+            continue  # never stop others' work for a job its tenant's budget cannot cover
         accel, cpus, mem = fit.demand_per_node(job, pool)
         free = cycle.free[pool.pool_id]
         chosen: list[RunningJob] = []
