@@ -13,6 +13,8 @@ from suanli.client import ApiError, SuanliClient
 
 Server = Annotated[str | None, typer.Option("--server", help="API URL (default: from `suanli login`)")]
 Token = Annotated[str | None, typer.Option("--token", help="API token (default: from `suanli login`)")]
+Amount = Annotated[str, typer.Argument(help='CNY, e.g. "1200.00"')]
+Reference = Annotated[str, typer.Option(help="the bank's reference (recorded once)")]
 
 
 def entries_table(items: list[dict[str, Any]]) -> Table:
@@ -142,37 +144,36 @@ def register(
         if not r["ok"]:
             raise typer.Exit(1)
 
+    def record(call: Callable[[SuanliClient], dict[str, Any]], server: str | None, token: str | None) -> None:
+        try:
+            e = call(client(server, token))
+        except ApiError as exc:
+            explain(exc)
+        out.print(f"{e['id']}: {e['memo']}")
+
     @ledger.command("pay")
     def pay(
         tenant: Annotated[str, typer.Argument(help="tenant id or name")],
-        amount: Annotated[str, typer.Argument(help='CNY, e.g. "1200.00"')],
-        reference: Annotated[str, typer.Option(help="the bank's reference (recorded once)")],
+        amount: Amount,
+        reference: Reference,
         memo: str = "",
         server: Server = None,
         token: Token = None,
     ) -> None:
         """Record a payment received from a tenant (city admins)."""
-        try:
-            e = client(server, token).record_payment(tenant, amount, reference, memo)
-        except ApiError as exc:
-            explain(exc)
-        out.print(f"{e['id']}: {e['memo']}")
+        record(lambda c: c.record_payment(tenant, amount, reference, memo), server, token)
 
     @ledger.command("payout")
     def payout(
         centre: Annotated[str, typer.Argument(help="centre id or name")],
-        amount: Annotated[str, typer.Argument(help='CNY, e.g. "1200.00"')],
-        reference: Annotated[str, typer.Option(help="the bank's reference (recorded once)")],
+        amount: Amount,
+        reference: Reference,
         memo: str = "",
         server: Server = None,
         token: Token = None,
     ) -> None:
         """Record a payment made to a centre's operator (city admins)."""
-        try:
-            e = client(server, token).record_payout(centre, amount, reference, memo)
-        except ApiError as exc:
-            explain(exc)
-        out.print(f"{e['id']}: {e['memo']}")
+        record(lambda c: c.record_payout(centre, amount, reference, memo), server, token)
 
     @ledger.command("reverse")
     def reverse(

@@ -14,6 +14,7 @@ from suanli.domain.errors import AlreadyExists, Conflict
 from suanli.domain.jobs.model import Attempt, Job, JobEvent
 from suanli.domain.jobs.spec import JobKind, JobSpec
 from suanli.domain.jobs.states import HOLDS_CAPACITY, JobState
+from suanli.domain.money import FEN
 from suanli.ports import JobFilter, UsageRecord
 from suanli.store.repos_people import insert
 from suanli.store.tables import AttemptRow, JobEventRow, JobRow, LogChunkRow, UsageRow, WaitReasonRow
@@ -206,7 +207,7 @@ def _attempt(row: AttemptRow) -> Attempt:
         log_bytes=row.log_bytes,
         log_truncated=row.log_truncated,
         devices=dict(row.devices or {}),
-        hold=row.hold,
+        hold=row.hold.quantize(FEN),  # PostgreSQL's NUMERIC(24, 6) reads back with six places
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.accelerators import AcceleratorModel, Stack
 from suanli.domain.errors import AlreadyExists
+from suanli.domain.money import FEN
 from suanli.domain.tenants import ApiToken, Role, Tenant, TenantKind, TenantStatus, User, UserStatus
 from suanli.store.tables import AcceleratorModelRow, ApiTokenRow, TenantRow, UserRow
 
@@ -37,7 +38,7 @@ def _tenant(row: TenantRow) -> Tenant:
         created_at=row.created_at,
         weight=row.weight,
         quota=row.quota,
-        monthly_budget=row.monthly_budget,
+        monthly_budget=row.monthly_budget.quantize(FEN) if row.monthly_budget is not None else None,
     )
 
 
