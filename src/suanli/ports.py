@@ -18,6 +18,7 @@ from suanli.domain.jobs.model import Attempt, Job, JobEvent
 from suanli.domain.jobs.states import JobState
 from suanli.domain.ledger import Entry, EntryKind
 from suanli.domain.tenants import ApiToken, Tenant, User
+from suanli.domain.vouchers import Claim, ClaimEvent, ClaimLine, ClaimState, Mode, Programme
 
 # ------------------------------------------------------------------------------------------ clock
 
@@ -207,6 +208,57 @@ class LedgerRepo(Protocol):
         included)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimFilter:
+    tenant_id: str | None = None
+    programme_id: str | None = None
+    states: tuple[ClaimState, ...] = ()
+    mode: Mode | None = None
+    year: int | None = None
+
+
+class VoucherRepo(Protocol):
+    """Voucher programmes (versioned data), their funds, claims, covered lines and the audit log."""
+
+    def publish(self, programme: Programme) -> bool:
+        """Store a programme version (and its fund's budget); False if that id and version exist."""
+
+    def programme(self, programme_id: str, version: int | None = None) -> Programme | None:
+        """One version, or the newest when `version` is None."""
+
+    def programmes(self) -> list[Programme]:
+        """The newest version of every programme."""
+
+    def versions(self, programme_id: str) -> list[Programme]: ...
+    def lock_fund(self, programme_id: str) -> tuple[Decimal, Decimal]:
+        """(budget, committed) of a programme, locked until the unit of work ends (claims serialise here)."""
+
+    def entity_committed(self, programme_id: str, tenant_id: str) -> Decimal: ...
+    def commit(self, programme_id: str, tenant_id: str, delta: Decimal) -> None:
+        """Add `delta` (may be negative) to what the programme and the tenant have committed."""
+
+    def add_claim(self, claim: Claim, lines: Sequence[ClaimLine], event: ClaimEvent) -> None: ...
+    def get_claim(self, claim_id: str, *, lock: bool = False) -> Claim | None: ...
+    def by_contract(self, tenant_id: str, contract: str) -> list[Claim]:
+        """The tenant's claims under a contract (one claim per contract, whatever the programme)."""
+
+    def claims(self, filt: ClaimFilter, after: str | None = None, limit: int = 1000) -> list[Claim]: ...
+    def update_claim(self, claim: Claim, event: ClaimEvent | None) -> None: ...
+    def events(self, claim_id: str) -> list[ClaimEvent]: ...
+    def lines(self, claim_id: str) -> list[ClaimLine]: ...
+    def add_line(self, claim_id: str, line: ClaimLine) -> bool:
+        """Cover one more charge (deduct mode); False if an active line of any claim already covers it."""
+
+    def release_lines(self, claim_id: str) -> None:
+        """Free the charges a rejected or withdrawn claim covered, for other claims."""
+
+    def covered(self, entry_ids: Sequence[str]) -> set[str]:
+        """Which of these usage entries an active line already covers."""
+
+    def lock_tenant(self, tenant_id: str) -> None:
+        """Serialise a tenant's claims (and deductions) until the unit of work ends."""
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the `with` block commits, or rolls back on error."""
 
@@ -223,6 +275,7 @@ class UnitOfWork(Protocol):
     usage: UsageRepo
     waits: WaitRepo
     ledger: LedgerRepo
+    vouchers: VoucherRepo
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

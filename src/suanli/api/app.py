@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from suanli import __version__
 from suanli.api import errors
 from suanli.api.routers import agent, centres, health, jobs, ledger, tenants
+from suanli.service import vouchers
 from suanli.service.context import Context
 from suanli.service.loop import SchedulerLoop
 
@@ -21,6 +22,7 @@ def create_app(ctx: Context, *, run_scheduler: bool | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        vouchers.publish_builtin(ctx)
         loop = SchedulerLoop(ctx) if scheduler else None
         app.state.scheduler = loop
         if loop is not None:

@@ -46,6 +46,10 @@ class TenantPatch(In):
     status: TenantStatus | None = None
     weight: float | None = None
     quota: float | None = None
+    startup: bool | None = None
+    blacklisted: bool | None = Field(None, description="on the dishonesty blacklist (voucher programmes refuse it)")
+    major_accident_year: int | None = Field(None, ge=1900, le=2100)
+    related_parties: list[str] | None = Field(None, max_length=100, description="tenant names or ids")
 
 
 class TenantOut(BaseModel):
@@ -60,6 +64,10 @@ class TenantOut(BaseModel):
     created_at: datetime
     weight: float
     quota: float
+    startup: bool
+    blacklisted: bool
+    major_accident_year: int | None
+    related_parties: list[str]
 
     @classmethod
     def of(cls, t: Tenant) -> TenantOut:

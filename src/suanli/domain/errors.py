@@ -2,7 +2,8 @@
 
 SuanliError
 ├── InvalidInput            422  bad value; `errors` lists (field, message) pairs
-│   └── IdempotencyMismatch 422  same Idempotency-Key, different request
+│   ├── IdempotencyMismatch 422  same Idempotency-Key, different request
+│   └── ClaimRefused        422  a voucher programme's rule refuses the claim (`rules.<rule>`)
 ├── PayloadTooLarge         413  spec, files or log chunk over the configured limit
 ├── NotFound                404  missing, or not visible to the caller (never 403 for another tenant's data)
 ├── Conflict                409  the request is valid but the current state forbids it
@@ -56,6 +57,13 @@ class InvalidInput(SuanliError):
     @property
     def field(self) -> str | None:
         return self.errors[0].field if self.errors and self.errors[0].field else None
+
+
+class ClaimRefused(InvalidInput):
+    """A voucher claim that a programme's rules refuse; each error's field is `rules.<rule>`."""
+
+    title = "Claim refused"
+    slug = "claim-refused"
 
 
 class IdempotencyMismatch(InvalidInput):

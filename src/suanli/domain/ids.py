@@ -22,6 +22,7 @@ PREFIXES = {
     "price": "prc",
     "job": "job",
     "entry": "le",
+    "claim": "vc",
 }
 
 _lock = threading.Lock()

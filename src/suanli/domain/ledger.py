@@ -25,12 +25,16 @@ class EntryKind(StrEnum):
     PAYMENT = "payment"  # a tenant paid the platform
     PAYOUT = "payout"  # the platform paid a centre's operator
     REVERSAL = "reversal"  # undoes an earlier entry (corrections are new entries, never edits)
+    VOUCHER = "voucher"  # a voucher subsidy granted (reimburse: on approval; deduct: as usage is metered)
+    VOUCHER_PAYOUT = "voucher_payout"  # a programme paid what it granted (to the tenant, or to the platform)
+    CLAWBACK = "clawback"  # a granted subsidy taken back (refund or fraud): a new, balancing entry
 
 
 class AccountKind(StrEnum):
     TENANT = "tenant"
     PROVIDER = "provider"
     PLATFORM = "platform"
+    PROGRAMME = "programme"
 
 
 # Accounts are named by code: "tenant:<id>:receivable", "provider:<centre id>:payable", "platform:<name>".
@@ -46,6 +50,21 @@ def tenant_receivable(tenant_id: str) -> str:
 def provider_payable(centre_id: str) -> str:
     """What the platform owes the centre's operator for delivered usage (credit balance)."""
     return f"provider:{centre_id}:payable"
+
+
+def tenant_subsidy(tenant_id: str) -> str:
+    """Voucher subsidy granted to the tenant and not yet paid to it (credit balance)."""
+    return f"tenant:{tenant_id}:subsidy"
+
+
+def programme_granted(programme_id: str) -> str:
+    """Every subsidy a programme has granted, net of clawbacks (debit balance): its spend."""
+    return f"programme:{programme_id}:granted"
+
+
+def programme_treasury(programme_id: str) -> str:
+    """What the programme's funders have actually paid out (credit balance)."""
+    return f"programme:{programme_id}:treasury"
 
 
 def account_owner(code: str) -> tuple[AccountKind, str]:

@@ -29,6 +29,8 @@ class Role(StrEnum):
     CENTRE_OPERATOR = "centre_operator"
     CITY_ADMIN = "city_admin"
     AUDITOR = "auditor"
+    DISTRICT_REVIEWER = "district_reviewer"  # voucher claims: district first review
+    EXPERT = "expert"  # voucher claims: expert review
 
 
 class UserStatus(StrEnum):
@@ -38,6 +40,8 @@ class UserStatus(StrEnum):
 
 # Roles whose holders see and act across every tenant (read-only for auditors).
 PLATFORM_ROLES = frozenset({Role.CITY_ADMIN, Role.AUDITOR})
+# Roles that review voucher claims (granted by city admins only; they see claims, not tenants' jobs).
+REVIEW_ROLES = frozenset({Role.DISTRICT_REVIEWER, Role.EXPERT})
 # Roles that may submit and manage jobs for their own tenant.
 JOB_ROLES = frozenset({Role.TENANT_MEMBER, Role.TENANT_ADMIN})
 
@@ -67,6 +71,11 @@ class Tenant:
     weight: float = 1.0  # fair-share weight relative to other tenants
     quota: float = 0.0  # guaranteed capacity in A100-equivalent accelerators (0: none; it may still borrow)
     monthly_budget: Decimal | None = None  # spending cap per calendar month in CNY (None: no cap)
+    # What voucher programmes check (kept by city admins):
+    startup: bool = False  # a start-up (or incubated start-up team)
+    blacklisted: bool = False  # on the dishonesty (credit) blacklist
+    major_accident_year: int | None = None  # year of the last major safety accident, if any
+    related_parties: tuple[str, ...] = ()  # tenant ids of related parties (e.g. a centre operator it owns)
 
 
 @dataclass(frozen=True, slots=True)

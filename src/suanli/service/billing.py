@@ -32,6 +32,7 @@ from suanli.ports import EntryFilter, UnitOfWork, UsageRecord
 from suanli.service.access import require_role, require_user, visible_tenant
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
+from suanli.service.voucher_review import deduct_usage
 
 REFERENCE_MAX = 120
 
@@ -71,8 +72,8 @@ def charge_usage(ctx: Context, uow: UnitOfWork, record: UsageRecord, attempt: At
         ctx.settings.billing.platform_fee_rate,
         ctx.clock.now(),
     )
-    if entry is not None:
-        uow.ledger.add(entry)
+    if entry is not None and uow.ledger.add(entry):
+        deduct_usage(uow, entry)
     return entry
 
 

@@ -8,6 +8,7 @@ from suanli.domain.errors import Conflict, FieldError, Forbidden, InvalidInput, 
 from suanli.domain.ids import new_id
 from suanli.domain.tenants import (
     PLATFORM_ROLES,
+    REVIEW_ROLES,
     USER_NAME_RE,
     Principal,
     Role,
@@ -19,6 +20,7 @@ from suanli.domain.tenants import (
     UserStatus,
     check_slug,
 )
+from suanli.ports import UnitOfWork
 from suanli.service.access import only_fields, require_role, require_user, require_writer, visible_tenant
 from suanli.service.auth import mint_user_token
 from suanli.service.context import Context
@@ -77,14 +79,39 @@ def _check_share(weight: float, quota: float) -> None:
         raise InvalidInput(errors)
 
 
+UPDATABLE = frozenset(
+    {"display_name", "kind", "sme", "registered_city", "industry", "status", "weight", "quota"}
+    | {"startup", "blacklisted", "major_accident_year", "related_parties"}
+)
+
+
+def _related(uow: UnitOfWork, tenant_id: str, refs: object) -> tuple[str, ...]:
+    """Related parties named by tenant id or name, stored as ids (a tenant is never its own)."""
+    if not isinstance(refs, list | tuple):
+        raise InvalidInput([FieldError("related_parties", "a list of tenant names or ids")])
+    out: list[str] = []
+    for i, ref in enumerate(refs):
+        other = uow.tenants.get(str(ref)) or uow.tenants.get_by_name(str(ref))
+        if other is None or other.id == tenant_id:
+            raise InvalidInput([FieldError(f"related_parties[{i}]", f"no other tenant {ref!r}")])
+        if other.id not in out:
+            out.append(other.id)
+    return tuple(out)
+
+
 def update_tenant(ctx: Context, principal: Principal, tenant_id: str, changes: dict[str, object]) -> Tenant:
     """City admins change a tenant's profile or status (e.g. suspend it)."""
     require_role(principal, Role.CITY_ADMIN)
-    only_fields(changes, {"display_name", "kind", "sme", "registered_city", "industry", "status", "weight", "quota"})
+    only_fields(changes, UPDATABLE)
     with ctx.store.uow() as uow:
         tenant = uow.tenants.get(tenant_id)
         if tenant is None:
             raise NotFound("tenant not found")
+        if "related_parties" in changes:
+            changes = {**changes, "related_parties": _related(uow, tenant.id, changes["related_parties"])}
+        year = changes.get("major_accident_year")
+        if year is not None and (not isinstance(year, int) or not 1900 <= year <= 2100):
+            raise InvalidInput([FieldError("major_accident_year", "a calendar year")])
         updated = replace(tenant, **changes)  # type: ignore[arg-type]
         _check_share(updated.weight, updated.quota)
         uow.tenants.update(updated)
@@ -117,8 +144,8 @@ def create_user(ctx: Context, principal: Principal, tenant_id: str, data: UserIn
     if not principal.can_manage_tenant(tenant_id):
         visible_tenant(principal, tenant_id)
         raise Forbidden("only this tenant's admins or a city admin may add users")
-    if data.role in PLATFORM_ROLES and principal.role is not Role.CITY_ADMIN:
-        raise Forbidden("only a city admin may grant the city_admin or auditor role")
+    if data.role in PLATFORM_ROLES | REVIEW_ROLES and principal.role is not Role.CITY_ADMIN:
+        raise Forbidden(f"only a city admin may grant the {data.role.value} role")
     if not USER_NAME_RE.match(data.name):
         raise InvalidInput([FieldError("name", "1-128 characters: letters, digits and . _ @ + -")])
     now = ctx.clock.now()

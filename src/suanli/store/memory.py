@@ -24,6 +24,7 @@ from suanli.domain.tenants import ApiToken, Tenant, User
 from suanli.ports import JobFilter, UsageRecord
 from suanli.store.memory_base import _Journal, _put, _Repo, _unique
 from suanli.store.memory_ledger import MemLedgerRepo
+from suanli.store.memory_vouchers import MemVoucherRepo, VoucherData
 
 
 @dataclass
@@ -52,6 +53,7 @@ class MemoryData:
     ledger: dict[str, Entry] = field(default_factory=dict)
     ledger_refs: dict[str, str] = field(default_factory=dict)  # reference -> entry id
     reversals: dict[str, str] = field(default_factory=dict)  # reversed entry id -> its reversal's id
+    vouchers: VoucherData = field(default_factory=VoucherData)
 
 
 class MemTenantRepo(_Repo):
@@ -472,6 +474,7 @@ class MemoryUnitOfWork:
         self.usage = MemUsageRepo(d, j)
         self.waits = MemWaitRepo(d, j)
         self.ledger = MemLedgerRepo(d, j)
+        self.vouchers = MemVoucherRepo(d, j)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._store.lock.acquire()

@@ -39,7 +39,20 @@ def _tenant(row: TenantRow) -> Tenant:
         weight=row.weight,
         quota=row.quota,
         monthly_budget=row.monthly_budget.quantize(FEN) if row.monthly_budget is not None else None,
+        startup=row.startup,
+        blacklisted=row.blacklisted,
+        major_accident_year=row.major_accident_year,
+        related_parties=tuple(row.related_parties or ()),
     )
+
+
+def _voucher_fields(tenant: Tenant) -> dict[str, object]:
+    return {
+        "startup": tenant.startup,
+        "blacklisted": tenant.blacklisted,
+        "major_accident_year": tenant.major_accident_year,
+        "related_parties": list(tenant.related_parties),
+    }
 
 
 class SqlTenantRepo:
@@ -60,6 +73,7 @@ class SqlTenantRepo:
             weight=tenant.weight,
             quota=tenant.quota,
             monthly_budget=tenant.monthly_budget,
+            **_voucher_fields(tenant),
         )
         insert(self.s, row, f"a tenant named {tenant.name!r}", "name")
 
@@ -88,6 +102,7 @@ class SqlTenantRepo:
                 weight=tenant.weight,
                 quota=tenant.quota,
                 monthly_budget=tenant.monthly_budget,
+                **_voucher_fields(tenant),
             )
         )
 

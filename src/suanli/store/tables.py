@@ -18,6 +18,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -53,6 +55,10 @@ class TenantRow(Base):
     weight: Mapped[float] = mapped_column(Float, server_default="1")
     quota: Mapped[float] = mapped_column(Float, server_default="0")
     monthly_budget: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    startup: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    blacklisted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    major_accident_year: Mapped[int | None] = mapped_column(Integer)
+    related_parties: Mapped[list[str] | None] = mapped_column(JSONType)
 
 
 class UserRow(Base):
@@ -275,3 +281,96 @@ class LedgerPostingRow(Base):
     account: Mapped[str] = mapped_column(String(160), primary_key=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     __table_args__ = (Index("ix_ledger_postings_account", "account", "entry_id"),)
+
+
+class VoucherProgrammeRow(Base):
+    """One published version of a voucher programme, as data. Versions are never rewritten."""
+
+    __tablename__ = "voucher_programmes"
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    published_at: Mapped[datetime]
+    published_by: Mapped[str] = mapped_column(String(128))
+
+
+class VoucherFundRow(Base):
+    """A programme's budget and what is committed against it (the row claims lock to stay within it)."""
+
+    __tablename__ = "voucher_funds"
+    programme_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    budget_fen: Mapped[int] = mapped_column(BigInteger)
+    committed_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class VoucherEntityRow(Base):
+    """What one tenant has committed under one programme (its yearly cap is checked against this)."""
+
+    __tablename__ = "voucher_entities"
+    programme_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    committed_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class VoucherClaimRow(Base):
+    __tablename__ = "voucher_claims"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    programme_id: Mapped[str] = mapped_column(String(63), index=True)
+    programme_version: Mapped[int] = mapped_column(Integer)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(24))
+    contract: Mapped[str] = mapped_column(String(120))
+    pledge: Mapped[str] = mapped_column(Text)
+    requested_fen: Mapped[int] = mapped_column(BigInteger)
+    base_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    limited_by: Mapped[str] = mapped_column(String(32))
+    used_fen: Mapped[int] = mapped_column(BigInteger)
+    clawed_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    applied_by: Mapped[str] = mapped_column(String(128))
+    __table_args__ = (Index("ix_voucher_claims_contract", "tenant_id", "contract"),)
+
+
+class VoucherLineRow(Base):
+    """A usage charge covered by a claim. A charge is covered by at most one active line, whatever the
+    programme (a partial unique index): no double subsidy."""
+
+    __tablename__ = "voucher_lines"
+    claim_id: Mapped[str] = mapped_column(ForeignKey("voucher_claims.id"), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), primary_key=True)
+    centre_id: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(64))
+    resource_class: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime]
+    base_fen: Mapped[int] = mapped_column(BigInteger)
+    rate: Mapped[Decimal] = mapped_column(ExactDecimal())
+    tier: Mapped[str] = mapped_column(String(100))
+    subsidy_fen: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean)
+    __table_args__ = (
+        Index(
+            "uq_voucher_lines_active_entry",
+            "entry_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+
+class VoucherEventRow(Base):
+    """The audit log of a claim: every state change with its actor, role and reason."""
+
+    __tablename__ = "voucher_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("voucher_claims.id"), index=True)
+    at: Mapped[datetime]
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)

@@ -12,6 +12,7 @@ from suanli.store.repos_centres import SqlCentreRepo, SqlPoolRepo, SqlPriceRepo
 from suanli.store.repos_jobs import SqlAttemptRepo, SqlJobRepo, SqlLogRepo, SqlUsageRepo, SqlWaitRepo
 from suanli.store.repos_ledger import SqlLedgerRepo
 from suanli.store.repos_people import SqlCatalogueRepo, SqlTenantRepo, SqlTokenRepo, SqlUserRepo
+from suanli.store.repos_vouchers import SqlVoucherRepo
 
 _SCHEDULER_LOCK_KEY = 0x53756E5363686564  # PostgreSQL advisory lock of the scheduler leader
 
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
         self.usage = SqlUsageRepo(s)
         self.waits = SqlWaitRepo(s)
         self.ledger = SqlLedgerRepo(s)
+        self.vouchers = SqlVoucherRepo(s)
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
