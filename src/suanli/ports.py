@@ -233,6 +233,9 @@ class VoucherRepo(Protocol):
     def lock_fund(self, programme_id: str) -> tuple[Decimal, Decimal]:
         """(budget, committed) of a programme, locked until the unit of work ends (claims serialise here)."""
 
+    def fund(self, programme_id: str) -> tuple[Decimal, Decimal]:
+        """(budget, committed), read without locking."""
+
     def entity_committed(self, programme_id: str, tenant_id: str) -> Decimal: ...
     def commit(self, programme_id: str, tenant_id: str, delta: Decimal) -> None:
         """Add `delta` (may be negative) to what the programme and the tenant have committed."""

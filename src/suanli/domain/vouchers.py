@@ -206,8 +206,11 @@ def _decimal(raw: object, path: str, errors: list[FieldError], *, share: bool = 
     upper = Decimal(1) if share else MAX_BUDGET
     if not value.is_finite() or value < 0 or value > upper:
         errors.append(FieldError(path, f"must be between 0 and {upper}"))
-    elif not share and value != value.quantize(FEN):
-        errors.append(FieldError(path, "at most 2 decimal places (whole fen)"))
+    elif not share:
+        if value != value.quantize(FEN):
+            errors.append(FieldError(path, "at most 2 decimal places (whole fen)"))
+        else:
+            return value.quantize(FEN)
     return value
 
 

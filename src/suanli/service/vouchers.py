@@ -95,13 +95,24 @@ class ProgrammeView:
     committed: Decimal  # reserved by claims in review plus granted, net of clawbacks
 
 
+def list_programme_views(ctx: Context, principal: Principal) -> list[ProgrammeView]:
+    """Every programme's newest version, with its versions and what is committed."""
+    require_user(principal)
+    with ctx.store.uow() as uow:
+        out = []
+        for p in uow.vouchers.programmes():
+            _, committed = uow.vouchers.fund(p.id)
+            out.append(ProgrammeView(p, [v.version for v in uow.vouchers.versions(p.id)], committed))
+        return out
+
+
 def get_programme(ctx: Context, principal: Principal, programme_id: str, version: int | None = None) -> ProgrammeView:
     require_user(principal)
     with ctx.store.uow() as uow:
         programme = uow.vouchers.programme(programme_id, version)
         if programme is None:
             raise NotFound("voucher programme not found")
-        _, committed = uow.vouchers.lock_fund(programme_id)
+        _, committed = uow.vouchers.fund(programme_id)
         versions = [p.version for p in uow.vouchers.versions(programme_id)]
     return ProgrammeView(programme, versions, committed)
 

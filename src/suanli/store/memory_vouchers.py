@@ -52,6 +52,9 @@ class MemVoucherRepo(_Repo):
     def versions(self, programme_id: str) -> list[Programme]:
         return [p for (pid, _), p in sorted(self.v.programmes.items()) if pid == programme_id]
 
+    def fund(self, programme_id: str) -> tuple[Decimal, Decimal]:
+        return self.lock_fund(programme_id)
+
     def lock_fund(self, programme_id: str) -> tuple[Decimal, Decimal]:
         if programme_id not in self.v.funds:
             raise LookupError(f"no fund for programme {programme_id}")

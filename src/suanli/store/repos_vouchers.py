@@ -152,10 +152,15 @@ class SqlVoucherRepo:
         q = select(VoucherProgrammeRow).where(VoucherProgrammeRow.id == programme_id)
         return [_programme(r) for r in self.s.scalars(q.order_by(VoucherProgrammeRow.version))]
 
+    def fund(self, programme_id: str) -> tuple[Decimal, Decimal]:
+        return self._fund(programme_id, lock=False)
+
     def lock_fund(self, programme_id: str) -> tuple[Decimal, Decimal]:
-        fund = self.s.scalar(
-            select(VoucherFundRow).where(VoucherFundRow.programme_id == programme_id).with_for_update()
-        )
+        return self._fund(programme_id, lock=True)
+
+    def _fund(self, programme_id: str, *, lock: bool) -> tuple[Decimal, Decimal]:
+        q = select(VoucherFundRow).where(VoucherFundRow.programme_id == programme_id)
+        fund = self.s.scalar(q.with_for_update() if lock else q)
         if fund is None:
             raise LookupError(f"no fund for programme {programme_id}")
         return from_fen_int(fund.budget_fen), from_fen_int(fund.committed_fen)
