@@ -126,3 +126,17 @@ def test_cancel_a_running_job_from_the_cli(embedded, tmp_path: Path):
             break
     assert "cancelled at the tenant's request" in shown
     assert cli(home, "cancel", job_id).returncode == 1  # finished: 409
+
+
+def test_voucher_programmes_and_a_refused_application_from_the_cli(embedded):
+    home, _ = embedded
+    listed = cli(home, "vouchers", "programmes")
+    assert listed.returncode == 0 and "qingdao-2026" in listed.stdout and "deduct-example-2026" in listed.stdout
+    shown = cli(home, "vouchers", "show", "qingdao-2026")
+    assert shown.returncode == 0 and "per_entity_year: '1000000.00'" in shown.stdout
+    unpledged = cli(home, "vouchers", "apply", "qingdao-2026", "--contract", "C-1")
+    assert unpledged.returncode != 0 and "pledge" in unpledged.stderr + unpledged.stdout
+    # the demo tenant is a university: Qingdao's programme admits enterprises, and nothing was paid yet
+    refused = cli(home, "vouchers", "apply", "qingdao-2026", "--contract", "C-1", "--pledge")
+    said = refused.stderr + refused.stdout
+    assert refused.returncode != 0 and "rules.kind" in said and "rules.min_paid" in said, said

@@ -49,6 +49,12 @@ def resource_class(model: AcceleratorModel | None) -> ResourceClass:
     return ResourceClass.DOMESTIC if model.domestic else ResourceClass.ACCELERATOR
 
 
+def registered_in(registered_city: str, cities: tuple[str, ...]) -> bool:
+    """ "Qingdao", "qingdao" and "青岛 Qingdao" are all registered in a programme listing qingdao."""
+    value = registered_city.strip().lower()
+    return value in cities or any(word in cities for word in value.replace(",", " ").split())
+
+
 def eligibility_failures(programme: Programme, tenant: Tenant, paid_in_year: Decimal | None) -> list[Failure]:
     """Each eligibility rule the applicant fails (empty: eligible). `paid_in_year` None skips the minimum
     actual spend (deduct mode, or before payment is known)."""
@@ -56,7 +62,7 @@ def eligibility_failures(programme: Programme, tenant: Tenant, paid_in_year: Dec
     out: list[Failure] = []
     if tenant.status is not TenantStatus.ACTIVE:
         out.append(Failure("active", "the tenant is suspended"))
-    if tenant.registered_city.strip().lower() not in el.cities:
+    if not registered_in(tenant.registered_city, el.cities):
         out.append(
             Failure("registered_city", f"registered in {tenant.registered_city!r}, not in {', '.join(el.cities)}")
         )

@@ -23,6 +23,7 @@ from suanli.backends import local as _local  # noqa: F401 - registers the "local
 from suanli.cli import embedded, render
 from suanli.cli import ledger as ledger_command
 from suanli.cli import sim as sim_command
+from suanli.cli import vouchers as vouchers_command
 from suanli.cli.credentials import Credentials, load_credentials, save_credentials
 from suanli.cli.follow import follow, read_spec_file
 from suanli.client import ApiError, SuanliClient
@@ -366,6 +367,7 @@ def centres(server: Server = None, token: Token = None) -> None:
 
 sim_command.register(app, out)
 ledger_command.register(app, out, _client, _explain)
+vouchers_command.register(app, out, _client, _explain)
 
 
 def main() -> None:
