@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from suanli.domain.errors import ClaimRefused, Conflict, Forbidden, InvalidInput, NotFound
 from suanli.domain.ledger import (
@@ -26,6 +27,7 @@ from suanli.service.auth import create_token
 from suanli.service.billing import MoneyInput
 from suanli.service.scheduler import run_cycle
 from suanli.service.vouchers import ClaimInput
+from suanli.store.uow import SqlStore
 from tests.conftest import City
 
 D = Decimal
@@ -286,7 +288,12 @@ def test_a_deduct_voucher_shrinks_each_bill_at_the_single_highest_tier(vcity: Ci
     assert (claim.claim.used, claim.claim.remaining) == (D("50.00"), 0)
     assert [line.tier for line in claim.lines] == ["start-ups", "start-ups"]
     account = billing.tenant_account(vcity.ctx, vcity.principal("acme-admin"), vcity.ids["acme"])
-    assert account.balance == D("94.00")
+    assert (account.balance, account.charged, account.paid, account.subsidised) == (
+        D("94.00"),
+        D("144.00"),
+        D("0.00"),
+        D("50.00"),
+    )
     _, entry = voucher_review.payout(vcity.ctx, vcity.principal("admin"), claim.claim.id, "FUND-1")
     assert balance(vcity, PLATFORM_BANK) == D("50.00") and entry.kind is EntryKind.VOUCHER_PAYOUT
     with pytest.raises(Conflict, match="nothing is due"):
@@ -351,3 +358,19 @@ def test_tenants_see_only_their_own_claims_and_withdraw_only_open_ones(vcity: Ci
         voucher_review.withdraw(vcity.ctx, acme, claim.id, "")
     # a withdrawn contract may be claimed again
     vouchers.apply(vcity.ctx, acme, "acme", ClaimInput("test-2026", "V-1", True, D("100")))
+
+
+def test_published_programmes_and_the_audit_log_cannot_be_edited(store, vcity: City):
+    if not isinstance(store, SqlStore):
+        pytest.skip("database triggers: SQL stores only")
+    programme(vcity, mode="deduct")
+    vouchers.apply(vcity.ctx, vcity.principal("acme-admin"), "acme", ClaimInput("test-2026", "V-1", True, D("100")))
+    for sql in (
+        "UPDATE voucher_events SET reason = 'changed'",
+        "DELETE FROM voucher_events",
+        "UPDATE voucher_programmes SET published_by = 'someone else'",
+        "DELETE FROM voucher_programmes",
+    ):
+        with pytest.raises(Exception, match="append-only"), store.engine.begin() as conn:
+            conn.execute(text(sql))
+    assert vouchers.get_programme(vcity.ctx, vcity.principal("admin"), "test-2026").programme.published_by == "admin"

@@ -71,6 +71,7 @@ class AccountOut(BaseModel):
     balance: str = Field(description="owed to the platform now; negative: paid ahead")
     charged: str = Field(description="usage charged in the period")
     paid: str = Field(description="payments received in the period, net of reversals")
+    subsidised: str = Field("0.00", description="voucher deductions from the bill in the period, net of clawbacks")
     since: datetime | None
     until: datetime | None
 
@@ -81,6 +82,7 @@ class AccountOut(BaseModel):
             balance=money(a.balance) or "0",
             charged=money(a.charged) or "0",
             paid=money(a.paid) or "0",
+            subsidised=money(a.subsidised) or "0",
             since=a.since,
             until=a.until,
         )

@@ -60,6 +60,8 @@ def register(
         period = f" from {a['since'] or 'the start'} to {a['until'] or 'now'}" if since or until else ""
         out.print(f"balance owed: {a['balance']} CNY")
         out.print(f"charged{period}: {a['charged']} CNY; paid: {a['paid']} CNY")
+        if a.get("subsidised", "0.00") != "0.00":
+            out.print(f"deducted by compute vouchers: {a['subsidised']} CNY")
 
     @app.command()
     def budget(

@@ -206,6 +206,7 @@ class TenantAccount:
     paid: Decimal  # payments in the period (net of reversals)
     since: datetime | None
     until: datetime | None
+    subsidised: Decimal = ZERO  # voucher deductions from the bill in the period, net of clawbacks
 
 
 def tenant_account(
@@ -218,20 +219,22 @@ def tenant_account(
         visible_tenant(principal, tenant_id)
         account = tenant_receivable(tenant_id)
         balance = uow.ledger.balances(account).get(account, ZERO)
-        charged = paid = ZERO
+        charged = paid = subsidised = ZERO
         after: str | None = None
         while True:
             page = uow.ledger.entries(EntryFilter(account=account, since=since, until=until), after, 1000)
             for e in page:
                 amount = e.amount_for(account)
-                if amount > 0:
+                if e.kind in (EntryKind.VOUCHER, EntryKind.CLAWBACK):
+                    subsidised -= amount
+                elif amount > 0:
                     charged += amount
                 else:
                     paid -= amount
             if len(page) < 1000:
                 break
             after = page[-1].id
-    return TenantAccount(tenant_id, balance, charged, paid, since, until)
+    return TenantAccount(tenant_id, balance, charged, paid, since, until, subsidised)
 
 
 def _entry_scope(principal: Principal, uow: UnitOfWork, filt: EntryFilter) -> EntryFilter:
