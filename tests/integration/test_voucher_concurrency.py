@@ -86,3 +86,49 @@ def test_twenty_concurrent_claims_by_one_entity_never_pass_its_yearly_cap(city: 
     assert sum(c.amount for c in stored) == D("1000.00")  # 400 + 400 + 200
     assert len(stored) == 3 and len(failed) == N - 3
     assert all(e.errors[0].field == "rules.per_entity_year" for e in failed)  # type: ignore[attr-defined]
+
+
+def test_usage_metered_at_once_on_two_centres_never_overdraws_a_deduct_voucher(city: City):
+    from datetime import timedelta
+
+    from suanli.service import agents, jobs, voucher_review
+    from suanli.service.agents import UsageInput
+    from suanli.service.scheduler import run_cycle
+    from tests.integration.test_vouchers import qualify, reviewers, through_review
+
+    _programme(city, budget="100000", per_claim="400", per_entity="1000")
+    qualify(city, "acme")
+    reviewers(city)
+    acme = city.principal("acme-admin")
+    claim = vouchers.apply(city.ctx, acme, "acme", ClaimInput("rush-2026", "V-1", True, D(30))).claim
+    through_review(city, claim.id)
+    leased = []
+    for centre, model in (("gpu", "A100"), ("gpu", "H800")):
+        body = {"name": "t", "resources": {"accelerators": f"{model}:8"}, "run": "echo hi"}
+        jobs.submit_job(city.ctx, city.principal("acme-dev"), body)
+        run_cycle(city.ctx)
+        leased += [(centre, a.attempt_id) for a in agents.lease(city.ctx, city.agent(centre), 10)]
+    assert len(leased) == 2
+    now = city.ctx.clock.now()
+    gate = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def meter(centre: str, attempt: str) -> None:
+        usage = UsageInput(attempt, 8, 4 * 3600.0, 1.0, 1800.0, now - timedelta(minutes=30), now)
+        gate.wait()
+        try:
+            agents.record_usage(city.ctx, city.agent(centre), usage)
+        except Exception as exc:  # noqa: BLE001 - asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=meter, args=x) for x in leased]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    view = vouchers.get_claim(city.ctx, acme, claim.id)
+    # 20% of 72.00 (A100) and of 120.00 (H800) is 38.40: the 30.00 voucher covers 14.40 + 15.60 or 24.00 + 6.00
+    assert view.claim.used == D("30.00") and len(view.lines) == 2
+    assert sum(line.subsidy for line in view.lines) == D("30.00")
+    assert voucher_review.payout(city.ctx, city.principal("admin"), claim.id, "F-1")[1].kind.value == "voucher_payout"

@@ -208,7 +208,9 @@ class SqlVoucherRepo:
 
     def get_claim(self, claim_id: str, *, lock: bool = False) -> Claim | None:
         q = select(VoucherClaimRow).where(VoucherClaimRow.id == claim_id)
-        row = self.s.scalar(q.with_for_update() if lock else q)
+        # NO KEY UPDATE: serialises writers of the claim without blocking inserts of lines that refer to it
+        # (a plain FOR UPDATE would deadlock against a transaction holding the key-share lock those take)
+        row = self.s.scalar(q.with_for_update(key_share=True) if lock else q)
         return _claim(row) if row else None
 
     def by_contract(self, tenant_id: str, contract: str) -> list[Claim]:
@@ -295,4 +297,6 @@ class SqlVoucherRepo:
         return out
 
     def lock_tenant(self, tenant_id: str) -> None:
-        self.s.scalar(select(TenantRow.id).where(TenantRow.id == tenant_id).with_for_update())
+        # FOR NO KEY UPDATE, not FOR UPDATE: rows that refer to the tenant take a key-share lock on it, and a
+        # transaction that inserted one (a usage record) must still be able to take this lock without deadlock
+        self.s.scalar(select(TenantRow.id).where(TenantRow.id == tenant_id).with_for_update(key_share=True))
