@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from suanli.domain.errors import FieldError, Forbidden, InvalidInput, NotFound
-from suanli.domain.tenants import JOB_ROLES, Principal, Role
+from suanli.domain.tenants import JOB_ROLES, Principal, Role, Tenant
+from suanli.ports import UnitOfWork
 
 
 def require_role(principal: Principal, *roles: Role) -> None:
@@ -41,3 +42,11 @@ def only_fields(changes: Mapping[str, object], allowed: Iterable[str]) -> None:
     unknown = sorted(set(changes) - set(allowed))
     if unknown:
         raise InvalidInput([FieldError(f, "cannot be changed") for f in unknown])
+
+
+def tenant_by_ref(uow: UnitOfWork, ref: str) -> Tenant:
+    """A tenant named by id or by name; NotFound otherwise."""
+    tenant = uow.tenants.get(ref) or uow.tenants.get_by_name(ref)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    return tenant

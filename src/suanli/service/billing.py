@@ -27,9 +27,9 @@ from suanli.domain.ledger import (
     reversal_postings,
     tenant_receivable,
 )
-from suanli.domain.tenants import Principal, Role, Tenant
+from suanli.domain.tenants import Principal, Role
 from suanli.ports import EntryFilter, UnitOfWork, UsageRecord
-from suanli.service.access import require_role, require_user, visible_tenant
+from suanli.service.access import require_role, require_user, tenant_by_ref, visible_tenant
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 from suanli.service.voucher_review import deduct_usage
@@ -88,13 +88,6 @@ class MoneyInput:
     memo: str = ""
 
 
-def _tenant(uow: UnitOfWork, ref: str) -> Tenant:
-    tenant = uow.tenants.get(ref) or uow.tenants.get_by_name(ref)
-    if tenant is None:
-        raise NotFound("tenant not found")
-    return tenant
-
-
 def _check_reference(reference: str) -> str:
     ref = reference.strip()
     if not ref or len(ref) > REFERENCE_MAX or any(c.isspace() and c != " " for c in ref):
@@ -109,7 +102,7 @@ def record_payment(ctx: Context, principal: Principal, tenant_id: str, data: Mon
     ref = _check_reference(data.reference)
     now = ctx.clock.now()
     with ctx.store.uow() as uow:
-        tenant = _tenant(uow, tenant_id)
+        tenant = tenant_by_ref(uow, tenant_id)
         tenant_id = tenant.id
         entry = Entry(
             id=new_id("entry", now),
@@ -215,7 +208,7 @@ def tenant_account(
     """A tenant's balance now, and what was charged and paid between `since` and `until`."""
     require_user(principal)
     with ctx.store.uow() as uow:
-        tenant_id = _tenant(uow, tenant_id).id
+        tenant_id = tenant_by_ref(uow, tenant_id).id
         visible_tenant(principal, tenant_id)
         account = tenant_receivable(tenant_id)
         balance = uow.ledger.balances(account).get(account, ZERO)
@@ -265,7 +258,7 @@ def list_entries(
     """A page of ledger entries in recording order; the cursor is the last id of the previous page."""
     with ctx.store.uow() as uow:
         if filt.tenant_id is not None:
-            filt = replace(filt, tenant_id=_tenant(uow, filt.tenant_id).id)
+            filt = replace(filt, tenant_id=tenant_by_ref(uow, filt.tenant_id).id)
         if filt.centre_id is not None:
             centre = uow.centres.get(filt.centre_id) or uow.centres.get_by_name(filt.centre_id)
             if centre is None:
@@ -364,7 +357,7 @@ def budget_status(ctx: Context, principal: Principal, tenant_ref: str) -> Budget
     require_user(principal)
     now = ctx.clock.now()
     with ctx.store.uow() as uow:
-        tenant = _tenant(uow, tenant_ref)
+        tenant = tenant_by_ref(uow, tenant_ref)
         visible_tenant(principal, tenant.id)
         start = month_start(now)
         charged = uow.ledger.usage_charged_since([tenant.id], start).get(tenant.id, ZERO)
@@ -379,7 +372,7 @@ def set_budget(ctx: Context, principal: Principal, tenant_ref: str, monthly_budg
     Jobs already placed keep running; new placements are held against the new cap from the next cycle."""
     require_user(principal)
     with ctx.store.uow() as uow:
-        tenant = _tenant(uow, tenant_ref)
+        tenant = tenant_by_ref(uow, tenant_ref)
         visible_tenant(principal, tenant.id)
         if not principal.can_manage_tenant(tenant.id):
             raise Forbidden("only the tenant's admins or a city admin set its budget")

@@ -20,7 +20,7 @@ from suanli.billing.vouchers import (
 from suanli.domain.errors import ClaimRefused, Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from suanli.domain.ids import new_id
 from suanli.domain.ledger import ZERO, EntryKind, positive_amount, tenant_receivable
-from suanli.domain.tenants import REVIEW_ROLES, Principal, Role, Tenant
+from suanli.domain.tenants import REVIEW_ROLES, Principal, Role
 from suanli.domain.vouchers import (
     RESERVING_STATES,
     Claim,
@@ -33,7 +33,7 @@ from suanli.domain.vouchers import (
     programme_from_mapping,
 )
 from suanli.ports import ClaimFilter, EntryFilter, UnitOfWork
-from suanli.service.access import require_role, require_user
+from suanli.service.access import require_role, require_user, tenant_by_ref
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 
@@ -80,12 +80,6 @@ def publish_programme(ctx: Context, principal: Principal, raw: Mapping[str, obje
         if not uow.vouchers.publish(stamped):
             raise Conflict(f"version {programme.version} of {programme.id} is already published")
     return stamped
-
-
-def list_programmes(ctx: Context, principal: Principal) -> list[Programme]:
-    require_user(principal)
-    with ctx.store.uow() as uow:
-        return uow.vouchers.programmes()
 
 
 @dataclass(frozen=True)
@@ -136,13 +130,6 @@ class ClaimView:
     events: list[ClaimEvent]
     refused: tuple[tuple[str, Failure], ...] = ()  # at application: usage left out and why
     unpaid: Decimal = ZERO  # at application: eligible fees left out because not yet paid
-
-
-def _tenant(uow: UnitOfWork, ref: str) -> Tenant:
-    tenant = uow.tenants.get(ref) or uow.tenants.get_by_name(ref)
-    if tenant is None:
-        raise NotFound("tenant not found")
-    return tenant
 
 
 def paid_in_year(uow: UnitOfWork, tenant_id: str, year: int) -> Decimal:
@@ -216,7 +203,7 @@ def apply(ctx: Context, principal: Principal, tenant_ref: str, data: ClaimInput)
     contract = _check_contract(data.contract)
     now = ctx.clock.now()
     with ctx.store.uow() as uow:
-        tenant = _tenant(uow, tenant_ref)
+        tenant = tenant_by_ref(uow, tenant_ref)
         if tenant.id != principal.tenant_id:
             raise NotFound("tenant not found")
         programme = uow.vouchers.programme(data.programme_id)
@@ -348,7 +335,7 @@ def list_claims(
         filt = replace(filt, tenant_id=principal.tenant_id)
     with ctx.store.uow() as uow:
         if filt.tenant_id is not None:
-            filt = replace(filt, tenant_id=_tenant(uow, filt.tenant_id).id)
+            filt = replace(filt, tenant_id=tenant_by_ref(uow, filt.tenant_id).id)
         page = uow.vouchers.claims(filt, cursor, limit + 1)
     more = len(page) > limit
     page = page[:limit]
