@@ -36,6 +36,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="fail (instead of running on SQLite) unless SUANLI_TEST_DATABASE_URL is a usable PostgreSQL",
     )
+    parser.addoption(
+        "--require-slurm",
+        action="store_true",
+        default=os.environ.get("SUANLI_REQUIRE_SLURM") == "1",
+        help="fail (instead of skipping) the Slurm engine tests when no Slurm cluster answers "
+        "(start one with scripts/slurm-up.sh; also SUANLI_REQUIRE_SLURM=1)",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
