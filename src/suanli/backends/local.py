@@ -412,7 +412,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _make_local(root: str | Path, pools: list[dict[str, object]] | list[LocalPool]) -> LocalBackend:
+def _make_local(root: str | Path, pools: list[dict[str, object]] | list[LocalPool], **_: object) -> LocalBackend:
     parsed = [
         p
         if isinstance(p, LocalPool)

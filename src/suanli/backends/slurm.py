@@ -28,7 +28,7 @@ from suanli.backends.local import _base_env
 from suanli.backends.local_runner import write_json
 from suanli.backends.slurm_cli import LIVE_STATES, AcctRow, QueueRow, SlurmCli, parse_time
 from suanli.backends.slurm_script import JOB_NAME_PREFIX, SlurmPool, batch_script, job_name, rank_script, sbatch_options
-from suanli.domain.errors import BackendError
+from suanli.domain.errors import BackendError, FieldError, InvalidInput
 from suanli.domain.jobs.spec import check_relative_path
 from suanli.ports import AttemptSpec, AttemptStatus, EngineState, EngineUsage, Feature, PoolCapacity
 
@@ -411,21 +411,35 @@ def _make_slurm(
     pools: list[dict[str, Any]] | list[SlurmPool],
     slurm_conf: str | None = None,
     accounting: bool = True,
-    **_: Any,
+    timeout_s: float = 30.0,
+    **unknown: Any,
 ) -> SlurmBackend:
-    parsed = [
-        p
-        if isinstance(p, SlurmPool)
-        else SlurmPool(
-            str(p["name"]),
-            str(p.get("partition") or p["name"]),
-            p.get("gres") or None,
-            p.get("account") or None,
-            p.get("qos") or None,
+    """The engine from an agent's configuration (see `backends/engine_config.py`)."""
+    if unknown:
+        known = "slurm_conf, accounting, timeout_s, pools"
+        raise InvalidInput([FieldError(k, f"unknown Slurm engine option (known: {known})") for k in sorted(unknown)])
+    parsed: list[SlurmPool] = []
+    problems = []
+    for p in pools:
+        if isinstance(p, SlurmPool):
+            parsed.append(p)
+            continue
+        if int(p.get("accelerators_per_node", 0) or 0) > 0 and not p.get("gres"):
+            problems.append(
+                FieldError(f"pools.{p['name']}.gres", 'an accelerator pool needs its GRES, e.g. gres: "gpu:a100"')
+            )
+        parsed.append(
+            SlurmPool(
+                str(p["name"]),
+                str(p.get("partition") or p["name"]),
+                p.get("gres") or None,
+                p.get("account") or None,
+                p.get("qos") or None,
+            )
         )
-        for p in pools
-    ]
-    return SlurmBackend(Path(root), parsed, SlurmCli(slurm_conf), accounting=accounting)
+    if problems:
+        raise InvalidInput(problems)
+    return SlurmBackend(Path(root), parsed, SlurmCli(slurm_conf, timeout_s), accounting=bool(accounting))
 
 
 register("slurm")(_make_slurm)

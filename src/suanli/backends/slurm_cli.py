@@ -36,7 +36,7 @@ class QueueRow:
 
 @dataclass(frozen=True, slots=True)
 class AcctRow:
-    """One job's allocation line from `sacct -X`."""
+    """One job's line from `sacct` (the job itself, not its steps); TotalCPU sums its steps."""
 
     job_id: str
     name: str
@@ -87,7 +87,8 @@ class SlurmCli:
             err = (proc.stderr or proc.stdout).strip()
             if any(text in err for text in ok_errors):
                 return proc.stdout
-            raise BackendError(f"{' '.join(args[:2])}: {err or f'exit {proc.returncode}'}", bool(_UNREACHABLE.search(err)))
+            detail = f"{' '.join(args[:2])}: {err or f'exit {proc.returncode}'}"
+            raise BackendError(detail, retryable=bool(_UNREACHABLE.search(err)))
         return proc.stdout
 
     def sbatch(self, script: str, options: Sequence[str]) -> str:
@@ -106,17 +107,21 @@ class SlurmCli:
             "sacct",
             "--noheader",
             "--parsable2",
-            "--allocations",
-            "--duplicates",
+            "--duplicates",  # not --allocations: with it, sacct prints TotalCPU as 0
             f"--jobs={','.join(job_ids)}",
             "--format=JobID,JobName,State,ExitCode,Start,End,ElapsedRaw,AllocTRES,TotalCPU",
         )
-        return {row.job_id: row for row in parse_accounting(out)}
+        return {row.job_id: row for row in parse_accounting(out) if "." not in row.job_id}
 
     def find_by_name(self, name: str) -> str | None:
         """The newest job with this name in accounting (the queue is asked first by the caller)."""
         out = self.run(
-            "sacct", "--noheader", "--parsable2", "--allocations", f"--name={name}", "--starttime=now-30days",
+            "sacct",
+            "--noheader",
+            "--parsable2",
+            "--allocations",
+            f"--name={name}",
+            "--starttime=now-30days",
             "--format=JobID",
         )
         ids = [line.strip() for line in out.splitlines() if line.strip()]

@@ -20,6 +20,8 @@ from suanli.agent.loop import Agent
 from suanli.api.app import create_app
 from suanli.backends import create_backend
 from suanli.backends import local as _local  # noqa: F401 - registers the "local" engine
+from suanli.backends import slurm as _slurm  # noqa: F401 - registers the "slurm" engine
+from suanli.backends.engine_config import load_engine_config, merge_pools
 from suanli.cli import embedded, render
 from suanli.cli import ledger as ledger_command
 from suanli.cli import sim as sim_command
@@ -136,6 +138,9 @@ def agent(
     token: Annotated[str, typer.Option(help="the centre's agent token", envvar="SUANLI_AGENT_TOKEN")],
     engine: Annotated[str, typer.Option(help="the centre's engine")] = "local",
     work_dir: Annotated[Path, typer.Option(help="the engine's state directory")] = Path("suanli-agent"),
+    engine_config: Annotated[
+        Path | None, typer.Option(help="YAML: engine options and per-pool settings (docs/operators.md)")
+    ] = None,
 ) -> None:
     """Run a centre's agent: it connects out to the server, leases placed jobs and runs them on its engine."""
     settings = load_settings()
@@ -162,7 +167,10 @@ def agent(
         for p in centre["pools"]
     ]
     try:
-        backend = create_backend(engine, root=work_dir, pools=pools)
+        options = load_engine_config(engine_config)
+        pools = merge_pools(pools, options)
+        options = {k: v for k, v in options.items() if k != "pools"}
+        backend = create_backend(engine, root=work_dir, pools=pools, **options)
     except SuanliError as exc:
         _explain(exc)
     out.print(
