@@ -42,7 +42,9 @@ class SchedulerSettings(BaseModel):
         120.0, gt=0, description="a placed job its centre has not taken within this is put back in the queue"
     )
     lost_timeout_s: float = Field(
-        600.0, gt=0, description="running jobs of a centre offline this long are declared lost"
+        600.0,
+        gt=0,
+        description="running jobs of a centre offline (or its engine unreachable) this long are declared lost",
     )
     resync_s: float = Field(60.0, gt=0, description="the scheduler rebuilds its cache from the database this often")
     fairshare_half_life_h: float = Field(168.0, gt=0, description="tenants' past usage counts half after this long")

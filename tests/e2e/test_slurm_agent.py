@@ -4,6 +4,7 @@ is placed, runs as one Slurm allocation, its logs arrive, and the usage billed i
 from __future__ import annotations
 
 import subprocess
+import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -79,13 +80,28 @@ def test_a_gang_job_runs_on_slurm_and_is_billed_from_accounting(tmp_path: Path, 
         with ctx.store.uow() as uow:
             usage = uow.usage.get(attempt_id)
         assert usage is not None
-        sacct = subprocess.run(
-            ["sacct", "-n", "-P", "-X", f"--name=suanli-{attempt_id}", "--format=ElapsedRaw,AllocTRES"],
-            capture_output=True,
-            text=True,
-            env={**env, "SLURM_CONF": slurm_conf},
-            check=True,
-        ).stdout.strip()
+        sacct = ""
+        for _ in range(50):  # slurmdbd may still be taking in the record the agent has already read
+            sacct = subprocess.run(
+                [
+                    "sacct",
+                    "-n",
+                    "-P",
+                    "-X",
+                    "-S",
+                    "now-1hours",
+                    f"--name=suanli-{attempt_id}",
+                    "-o",
+                    "ElapsedRaw,AllocTRES",
+                ],
+                capture_output=True,
+                text=True,
+                env={**env, "SLURM_CONF": slurm_conf},
+                check=True,
+            ).stdout.strip()
+            if sacct:
+                break
+            time.sleep(0.2)
         elapsed, tres = sacct.split("|")
         assert "gres/gpu=8" in tres and "node=2" in tres
         assert usage.accelerators == 8 and usage.wall_seconds == float(elapsed) >= 2

@@ -56,6 +56,10 @@ def attempt_spec(a: dict[str, Any]) -> AttemptSpec:
     )
 
 
+class EngineDown(Exception):
+    """The centre's engine did not answer this tick; the agent said so in its heartbeat and backs off."""
+
+
 class Agent:
     def __init__(
         self,
@@ -82,6 +86,8 @@ class Agent:
         self.stopping: set[str] = set()  # attempts being killed because the server no longer wants them
         self.preempting: set[str] = set()  # attempts being stopped for higher-priority work
         self.reconciled = False
+        self.engine_error = ""  # why the engine could not be reached at the last heartbeat ("" when it could)
+        self.engine_error_since: datetime | None = None
         self._stop = threading.Event()
 
     # ---------------------------------------------------------------------------- running
@@ -96,6 +102,9 @@ class Agent:
             except Unreachable as exc:
                 log.warning("%s: server unreachable (%s); retrying in %.0fs", self.name, exc, delay)
                 delay = min(delay * 2, self.max_backoff)
+            except (EngineDown, BackendError) as exc:
+                log.warning("%s: engine unreachable (%s); retrying in %.0fs", self.name, exc, delay)
+                delay = min(delay * 2, self.max_backoff)
             except Exception:  # noqa: BLE001 - keep the agent alive, say what happened
                 log.exception("%s: tick failed", self.name)
                 delay = min(delay * 2, self.max_backoff)
@@ -105,9 +114,11 @@ class Agent:
         self._stop.set()
 
     def tick(self) -> None:
+        self._heartbeat()
+        if self.engine_error:
+            raise EngineDown(self.engine_error)
         if not self.reconciled:
             self.reconcile()
-        self._heartbeat()
         self._lease()
         events = Feature.EVENTS in self.backend.features
         for attempt_id in self.backend.changed() if events else list(self.tracked):  # type: ignore[attr-defined]
@@ -136,16 +147,29 @@ class Agent:
         log.info("%s: reconciled %d attempt(s) with the engine", self.name, len(assigned))
 
     def _heartbeat(self) -> None:
-        capacity = self.backend.capacity()
-        info = {
+        """Say we are alive, with the engine's capacity, or, when the engine does not answer, that it is down
+        (the server then stops placing here; it declares running jobs lost if the outage outlasts its timeout)."""
+        try:
+            capacity = self.backend.capacity()
+            self.engine_error, self.engine_error_since = "", None
+        except BackendError as exc:
+            capacity = []
+            self.engine_error = exc.detail or str(exc)
+            self.engine_error_since = self.engine_error_since or self.clock.now()
+        info: dict[str, Any] = {
             "agent": f"suanli-agent/{__version__}",
             "engine": self.backend.name,
             "host": platform.node(),
             "free": {c.pool: c.accelerators_free for c in capacity},
         }
+        if self.engine_error and self.engine_error_since is not None:
+            info["engine_error"] = self.engine_error[:500]
+            info["engine_error_since"] = self.engine_error_since.isoformat()
         inventory = sorted(self.tracked) if self._beats % self.inventory_every == 0 else None
         self._beats += 1
         reply = self.client.heartbeat({c.pool: c.nodes_up for c in capacity}, inventory, info)
+        if self.engine_error:
+            return  # cancels and clean-ups wait for the engine; the server repeats them every heartbeat
         for attempt_id in reply["cancel"]:
             self.backend.cancel(attempt_id)
         for attempt_id in reply.get("preempt", ()):

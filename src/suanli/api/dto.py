@@ -253,6 +253,7 @@ class CentreOut(BaseModel):
     district: str
     enabled: bool
     status: str
+    engine_error: str | None = Field(None, description="why the centre is degraded: what its agent's engine said")
     last_heartbeat_at: datetime | None
     pflops_fp16: str
     pools: list[PoolOut]
@@ -270,6 +271,7 @@ class CentreOut(BaseModel):
             district=c.district,
             enabled=c.enabled,
             status=v.status.value,
+            engine_error=c.engine_error or None,
             last_heartbeat_at=c.last_heartbeat_at,
             pflops_fp16=format(v.pflops_fp16.normalize(), "f"),
             pools=[PoolOut.of(p) for p in v.pools],

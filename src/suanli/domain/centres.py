@@ -24,6 +24,7 @@ class CentreStatus(StrEnum):
 
     ONLINE = "online"  # enabled, and its agent's heartbeat is fresh
     OFFLINE = "offline"  # enabled, but no heartbeat for longer than the timeout (or never)
+    DEGRADED = "degraded"  # its agent is alive but cannot reach the centre's engine
     DISABLED = "disabled"  # taken out of service by its operator or the city
 
 
@@ -32,12 +33,17 @@ class PriceUnit(StrEnum):
     CORE_HOUR = "core_hour"  # for CPU pools
 
 
-def centre_status(enabled: bool, last_heartbeat: datetime | None, now: datetime, timeout: timedelta) -> CentreStatus:
-    """Derive a centre's status from its operator switch and the age of its agent's last heartbeat."""
+def centre_status(
+    enabled: bool, last_heartbeat: datetime | None, now: datetime, timeout: timedelta, engine_down: bool = False
+) -> CentreStatus:
+    """Derive a centre's status from its operator switch, the age of its agent's last heartbeat, and whether
+    that agent can reach its engine."""
     if not enabled:
         return CentreStatus.DISABLED
     if last_heartbeat is None or now - last_heartbeat > timeout:
         return CentreStatus.OFFLINE
+    if engine_down:
+        return CentreStatus.DEGRADED
     return CentreStatus.ONLINE
 
 
@@ -56,7 +62,23 @@ class Centre:
     agent_info: dict[str, object] = field(default_factory=dict)
 
     def status(self, now: datetime, timeout: timedelta) -> CentreStatus:
-        return centre_status(self.enabled, self.last_heartbeat_at, now, timeout)
+        return centre_status(self.enabled, self.last_heartbeat_at, now, timeout, bool(self.engine_error))
+
+    @property
+    def engine_error(self) -> str:
+        """What the agent last said about its engine being unreachable ("" when it answers)."""
+        return str(self.agent_info.get("engine_error") or "")
+
+    @property
+    def engine_down_since(self) -> datetime | None:
+        """When the agent first failed to reach its engine, in the current outage."""
+        since = self.agent_info.get("engine_error_since")
+        if not self.engine_error or not isinstance(since, str):
+            return None
+        try:
+            return datetime.fromisoformat(since)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ class ReasonCode(StrEnum):
     CENTRE_NOT_ALLOWED = "centre_not_allowed"
     # dynamic: the pool could run the job, but not now
     CENTRE_OFFLINE = "centre_offline"
+    CENTRE_DEGRADED = "centre_degraded"
     CENTRE_DISABLED = "centre_disabled"
     POOL_DISABLED = "pool_disabled"
     NO_PRICE = "no_price"

@@ -74,6 +74,12 @@ def availability_reason(job: PendingJob, pool: PoolState) -> PoolReason | None:
         return _reason(pool, ReasonCode.CENTRE_DISABLED, f"centre {pool.centre_name} is out of service")
     if pool.centre_status is CentreStatus.OFFLINE:
         return _reason(pool, ReasonCode.CENTRE_OFFLINE, f"centre {pool.centre_name} is offline (no agent heartbeat)")
+    if pool.centre_status is CentreStatus.DEGRADED:
+        return _reason(
+            pool,
+            ReasonCode.CENTRE_DEGRADED,
+            f"centre {pool.centre_name} is degraded (its agent cannot reach the engine)",
+        )
     if not pool.enabled:
         return _reason(pool, ReasonCode.POOL_DISABLED, "pool is disabled by its operator")
     price = pool.price_for(job.preemptible)

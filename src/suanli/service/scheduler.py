@@ -132,6 +132,10 @@ class Scheduler:
             a for job_id in self.cache.placed if now - (a := self.cache.allocs[job_id]).placed_at > placement_timeout
         ]
         silent = {c.id for c in centres.values() if _silent_for(c.last_heartbeat_at, now) > lost_timeout}
+        unreachable = {
+            c.id for c in centres.values() if c.engine_down_since and now - c.engine_down_since > lost_timeout
+        }
+        silent |= unreachable
         lost = (
             self.cache.allocs_where(lambda a: a.centre_id in silent and a.state is not JobState.PLACED)
             if silent
@@ -168,12 +172,11 @@ class Scheduler:
                 job = uow.jobs.get(alloc.job_id)
                 if job is None or job.current_attempt_id != alloc.attempt_id or job.state is JobState.PLACED:
                     continue
+                centre = centres[alloc.centre_id]
+                what = "engine unreachable" if alloc.centre_id in unreachable else "silent"
                 try:
                     declare_lost(
-                        uow,
-                        job,
-                        f"centre {centres[alloc.centre_id].name} silent for over {int(lost_timeout.total_seconds())}s",
-                        now,
+                        uow, job, f"centre {centre.name} {what} for over {int(lost_timeout.total_seconds())}s", now
                     )
                     report.lost += 1
                 except (Conflict, InvalidTransition):
