@@ -79,6 +79,15 @@ AccountingStoragePort=$DBD_PORT
 AccountingStorageTRES=gres/gpu,gres/npu
 JobCompType=jobcomp/none
 SchedulerType=sched/backfill
+# multifactor priority with the weights of suanli's slurm policy (bench/slurm_fidelity.py compares them)
+PriorityType=priority/multifactor
+PriorityWeightQOS=100000
+PriorityWeightFairshare=10000
+PriorityWeightAge=1000
+PriorityWeightJobSize=1000
+PriorityMaxAge=7-0
+PriorityFavorSmall=NO
+PriorityCalcPeriod=1
 SchedulerParameters=bf_interval=1,sched_min_interval=100000
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory

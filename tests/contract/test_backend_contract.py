@@ -1,7 +1,8 @@
 """The contract every centre engine adapter honours. One suite; each backend joins by adding a harness.
 
-Runs against the local engine (real processes) and a real Slurm cluster (`scripts/slurm-up.sh`: gpu pool =
-partition gpu, 2 nodes x 4 gres gpu:a100; npu = partition npu, 1 node x 8 gres npu:910b; cpu = 2 nodes).
+Runs against the local engine (real processes), a real Slurm cluster (`scripts/slurm-up.sh`: gpu pool =
+partition gpu, 2 nodes x 4 gres gpu:a100; npu = partition npu, 1 node x 8 gres npu:910b; cpu = 2 nodes), and
+federation: a second real suanli platform (server + local agent, pools of the same shapes) as the engine.
 The simulator keeps its own virtual-clock version of this contract in test_sim_backend.py.
 """
 
@@ -16,13 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from suanli.backends.federation import FederationBackend
 from suanli.backends.local import LocalBackend, LocalPool
 from suanli.backends.slurm import SlurmBackend
 from suanli.backends.slurm_cli import SlurmCli
 from suanli.backends.slurm_script import SlurmPool
+from suanli.client import SuanliClient
 from suanli.domain.accelerators import Stack
 from suanli.domain.errors import BackendError
 from suanli.ports import AttemptSpec, Backend, EngineState, Feature
+from tests.contract.child_platform import FEDERATED_POOLS
 
 GPU = LocalPool("gpu", nodes=2, accelerators_per_node=4, stack=Stack.CUDA)
 NPU = LocalPool("npu", nodes=1, accelerators_per_node=8, stack=Stack.CANN)
@@ -43,9 +47,15 @@ class Harness:
         return self.backend
 
 
-@pytest.fixture(params=["local", "slurm"])
+@pytest.fixture(params=["local", "slurm", "federation"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    if request.param == "slurm":
+    if request.param == "federation":
+        child = request.getfixturevalue("child_platform")
+        token = child.tenant_token()
+
+        def make() -> Backend:
+            return FederationBackend(tmp_path / "engine", FEDERATED_POOLS, SuanliClient(child.url, token))
+    elif request.param == "slurm":
         conf = request.getfixturevalue("slurm_conf")
 
         def make() -> Backend:
@@ -294,13 +304,15 @@ def test_jobs_do_not_inherit_the_agents_secrets(harness: Harness, monkeypatch):
     b.submit(spec("j16-1", "env"))
     finished(b, "j16-1")
     env = log_text(b, "j16-1")
-    assert "sla_secret" not in env and "SUANLI_JOB_ID=j16" in env
+    assert "sla_secret" not in env and "SUANLI_JOB_ID=" in env
+    if not isinstance(b, FederationBackend):  # under federation the job sees the child platform's own job id
+        assert "SUANLI_JOB_ID=j16" in env
 
 
 def test_reconcile_after_restart_finds_running_and_finished_attempts(harness: Harness, tmp_path: Path):
     marker = tmp_path / "runs.txt"
     b = harness.backend
-    b.submit(spec("j17-1", f"echo ran >> {marker}; sleep 1.5; echo done"))
+    b.submit(spec("j17-1", f"echo ran >> {marker}; sleep 4; echo done"))
     b.submit(spec("j18-1", "echo quick"))
     wait_until(b, "j17-1", lambda s: s is EngineState.RUNNING)
     finished(b, "j18-1")
@@ -308,7 +320,7 @@ def test_reconcile_after_restart_finds_running_and_finished_attempts(harness: Ha
     assert set(b.known_attempts()) >= {"j17-1", "j18-1"}
     assert b.status("j18-1").state is EngineState.SUCCEEDED
     assert b.status("j17-1").state is EngineState.RUNNING
-    b.submit(spec("j17-1", f"echo ran >> {marker}; sleep 1.5; echo done"))  # a confused resubmit: no-op
+    b.submit(spec("j17-1", f"echo ran >> {marker}; sleep 4; echo done"))  # a confused resubmit: no-op
     assert finished(b, "j17-1").state is EngineState.SUCCEEDED
     assert marker.read_text() == "ran\n"
     assert log_text(b, "j17-1") == "done\n"

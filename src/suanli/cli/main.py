@@ -19,6 +19,7 @@ from suanli.agent.client import AgentClient, ProtocolError, Unreachable
 from suanli.agent.loop import Agent
 from suanli.api.app import create_app
 from suanli.backends import create_backend
+from suanli.backends import federation as _federation  # noqa: F401 - registers the "federation" engine
 from suanli.backends import local as _local  # noqa: F401 - registers the "local" engine
 from suanli.backends import slurm as _slurm  # noqa: F401 - registers the "slurm" engine
 from suanli.backends.engine_config import load_engine_config, merge_pools
@@ -160,6 +161,7 @@ def agent(
     pools = [
         {
             "name": p["name"],
+            "model": p["model"],
             "nodes": p["nodes"],
             "accelerators_per_node": p["accelerators_per_node"],
             "stack": p["stack"],
