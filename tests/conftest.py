@@ -38,6 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail (instead of running on SQLite) unless SUANLI_TEST_DATABASE_URL is a usable PostgreSQL",
     )
     parser.addoption(
+        "--require-ray",
+        action="store_true",
+        default=os.environ.get("SUANLI_REQUIRE_RAY") == "1",
+        help="fail (instead of skipping) the Ray engine tests when Ray cannot start (also SUANLI_REQUIRE_RAY=1)",
+    )
+    parser.addoption(
         "--require-slurm",
         action="store_true",
         default=os.environ.get("SUANLI_REQUIRE_SLURM") == "1",
@@ -252,3 +258,66 @@ def slurm_conf(request: pytest.FixtureRequest) -> str:
             pytest.fail(f"--require-slurm: {message}", pytrace=False)
         pytest.skip(message)
     return str(SLURM_CONF)
+
+
+# ------------------------------------------------------------------------------------------ a real Ray head
+
+
+@pytest.fixture(scope="session")
+def ray_head(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard address of a real local Ray head started for this session (and stopped after it): 8 CPUs,
+    8 GPUs that are also the custom resource `A100`, and 8 `NPU` (no real device is touched)."""
+    import signal
+    import sys
+    import time
+
+    import httpx
+
+    def give_up(message: str) -> None:
+        if request.config.getoption("--require-ray"):
+            pytest.fail(f"--require-ray: {message}", pytrace=False)
+        pytest.skip(message)
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        give_up("Ray is not installed (pip install -e '.[ray]')")
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = 26379 + os.getpid() % 1000
+    dashboard = port + 1000
+    temp = tmp_path_factory.mktemp("ray")
+    env = {
+        **os.environ,
+        "PATH": f"{ray_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    log = (temp / "head.log").open("wb")
+    head = subprocess.Popen(
+        [str(ray_bin), "start", "--head", "--block", f"--port={port}", f"--dashboard-port={dashboard}",
+         "--dashboard-host=127.0.0.1", f"--ray-client-server-port={port + 1}", f"--temp-dir={temp}",
+         "--num-cpus=8", "--num-gpus=8", '--resources={"A100": 8, "NPU": 8}', "--include-dashboard=true",
+         "--disable-usage-stats"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    address = f"http://127.0.0.1:{dashboard}"
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            if head.poll() is not None:
+                give_up(f"the Ray head exited: {(temp / 'head.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{address}/api/version", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            give_up(f"the Ray head did not answer at {address} within 90 s")
+        yield address
+    finally:
+        try:
+            os.killpg(head.pid, signal.SIGTERM)
+            head.wait(30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(head.pid, signal.SIGKILL)
+        log.close()

@@ -21,6 +21,7 @@ from suanli.api.app import create_app
 from suanli.backends import create_backend
 from suanli.backends import federation as _federation  # noqa: F401 - registers the "federation" engine
 from suanli.backends import local as _local  # noqa: F401 - registers the "local" engine
+from suanli.backends import ray as _ray  # noqa: F401 - registers the "ray" engine (Ray itself is imported on use)
 from suanli.backends import slurm as _slurm  # noqa: F401 - registers the "slurm" engine
 from suanli.backends.engine_config import load_engine_config, merge_pools
 from suanli.cli import embedded, render
