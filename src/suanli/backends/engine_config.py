@@ -54,3 +54,12 @@ def merge_pools(server_pools: list[dict[str, Any]], config: dict[str, Any]) -> l
             ]
         )
     return [{**p, **extra.get(p["name"], {})} for p in server_pools]
+
+
+def register_optional() -> None:
+    """Register the engines whose client library is an optional extra (kubernetes), when it is installed."""
+    try:
+        import kubernetes  # noqa: F401
+    except ImportError:
+        return
+    from suanli.backends import kubernetes as _kubernetes  # noqa: F401 - registers the "kubernetes" engine

@@ -23,7 +23,7 @@ from suanli.backends import federation as _federation  # noqa: F401 - registers 
 from suanli.backends import local as _local  # noqa: F401 - registers the "local" engine
 from suanli.backends import ray as _ray  # noqa: F401 - registers the "ray" engine (Ray itself is imported on use)
 from suanli.backends import slurm as _slurm  # noqa: F401 - registers the "slurm" engine
-from suanli.backends.engine_config import load_engine_config, merge_pools
+from suanli.backends.engine_config import load_engine_config, merge_pools, register_optional
 from suanli.cli import embedded, render
 from suanli.cli import ledger as ledger_command
 from suanli.cli import sim as sim_command
@@ -141,7 +141,7 @@ def agent(
     engine: Annotated[str, typer.Option(help="the centre's engine")] = "local",
     work_dir: Annotated[Path, typer.Option(help="the engine's state directory")] = Path("suanli-agent"),
     engine_config: Annotated[
-        Path | None, typer.Option(help="YAML: engine options and per-pool settings (docs/operators.md)")
+        Path | None, typer.Option(help="YAML: engine options and per-pool settings (docs/operators/)")
     ] = None,
 ) -> None:
     """Run a centre's agent: it connects out to the server, leases placed jobs and runs them on its engine."""
@@ -173,6 +173,7 @@ def agent(
         options = load_engine_config(engine_config)
         pools = merge_pools(pools, options)
         options = {k: v for k, v in options.items() if k != "pools"}
+        register_optional()
         backend = create_backend(engine, root=work_dir, pools=pools, **options)
     except SuanliError as exc:
         _explain(exc)
