@@ -18,6 +18,7 @@ stop() {
   rm -f "$pidfile"
 }
 
+stop "$DIR/run/slurmrestd.pid"
 for pidfile in "$DIR"/run/slurmd.*.pid; do stop "$pidfile"; done
 stop "$DIR/run/slurmctld.pid"
 stop "$DIR/run/slurmdbd.pid"

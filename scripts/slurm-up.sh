@@ -5,7 +5,8 @@
 #   eval "$(scripts/slurm-up.sh --env)"   # export SLURM_CONF for sbatch/squeue/... in this shell
 #   scripts/slurm-down.sh          # stop only what this script started (by pid file)
 #
-# Everything lives under $SUANLI_SLURM_DIR (default /tmp/suanli-slurm): its munged (the standard socket; one already running is used and left alone),
+# Everything lives under $SUANLI_SLURM_DIR (default /tmp/suanli-slurm): slurmrestd (JWT auth, as user slurmrest) on
+# port 16820, its munged (the standard socket; one already running is used and left alone),
 # slurmdbd on the local MariaDB (database suanli_slurm_acct; sacct has accounting), one slurmctld and one slurmd
 # per node (Slurm's multiple-slurmd mode), on private ports. Nodes, all on this host:
 #   n1, n2   partition gpu   4 x gres gpu:a100 each (device files are empty files: no real GPU is touched)
@@ -19,6 +20,7 @@ CONF="$DIR/etc/slurm.conf"
 HOST="$(hostname -s)"
 CTLD_PORT="${SUANLI_SLURM_PORT:-16817}"
 DBD_PORT=$((CTLD_PORT + 2))
+REST_PORT=$((CTLD_PORT + 3))
 NODE_PORT0=$((CTLD_PORT + 200))
 DB_NAME="suanli_slurm_acct"
 DB_USER="suanli_slurm"
@@ -26,7 +28,7 @@ DB_PASS="suanli-slurm-test"
 NODES=(n1 n2 n3 n4 n5)
 
 if [ "${1:-}" = "--env" ]; then
-  echo "export SLURM_CONF=$CONF"
+  echo "export SLURM_CONF=$CONF SUANLI_SLURMRESTD=http://127.0.0.1:$REST_PORT"
   exit 0
 fi
 
@@ -50,6 +52,8 @@ mkdir -p "$DIR"/{etc,run,log,state,spool,dev}
 
 # ---------------------------------------------------------------------------------------------- config
 for i in 0 1 2 3; do : >"$DIR/dev/gpu$i"; done
+# the key that signs JWTs for slurmrestd's clients (`scontrol token`)
+[ -f "$DIR/etc/jwt_hs256.key" ] || { mkdir -p "$DIR/etc"; dd if=/dev/urandom of="$DIR/etc/jwt_hs256.key" bs=32 count=1 status=none; chmod 600 "$DIR/etc/jwt_hs256.key"; }
 for i in 0 1 2 3 4 5 6 7; do : >"$DIR/dev/npu$i"; done
 
 cat >"$DIR/etc/slurm.conf" <<EOF
@@ -60,6 +64,8 @@ SlurmctldPort=$CTLD_PORT
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+AuthAltTypes=auth/jwt
+AuthAltParameters=jwt_key=$DIR/etc/jwt_hs256.key
 CredType=cred/munge
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool/%n
@@ -88,7 +94,7 @@ PriorityWeightJobSize=1000
 PriorityMaxAge=7-0
 PriorityFavorSmall=NO
 PriorityCalcPeriod=1
-SchedulerParameters=bf_interval=1,sched_min_interval=100000
+SchedulerParameters=bf_interval=1,sched_interval=5,sched_min_interval=100000
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=256
@@ -116,6 +122,8 @@ EOF
 
 cat >"$DIR/etc/slurmdbd.conf" <<EOF
 AuthType=auth/munge
+AuthAltTypes=auth/jwt
+AuthAltParameters=jwt_key=$DIR/etc/jwt_hs256.key
 DbdHost=$HOST
 DbdPort=$DBD_PORT
 SlurmUser=root
@@ -168,11 +176,21 @@ for node in "${NODES[@]}"; do
   fi
 done
 
+# slurmrestd (JWT): it must not run as root; it passes each client's token through (SLURM_JWT=daemon)
+if ! alive "$DIR/run/slurmrestd.pid"; then
+  id slurmrest >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin slurmrest
+  log "starting slurmrestd on 127.0.0.1:$REST_PORT"
+  setpriv --reuid=slurmrest --regid="$(id -g slurmrest)" --init-groups -- \
+    env SLURM_JWT=daemon SLURM_CONF="$CONF" slurmrestd -a rest_auth/jwt -s openapi/v0.0.38,openapi/dbv0.0.38 \
+    "127.0.0.1:$REST_PORT" >>"$DIR/log/slurmrestd.log" 2>&1 &
+  echo $! >"$DIR/run/slurmrestd.pid"
+fi
+
 # ---------------------------------------------------------------------------------------------- ready?
 for _ in $(seq 1 150); do
   states="$(sinfo -h -N -o '%N %t' 2>/dev/null | sort -u || true)"
   if [ -n "$states" ] && ! grep -qvE ' (idle|mix|alloc)$' <<<"$states"; then
-    log "ready: $(sinfo -h -o '%P %D %G' | tr '\n' ';') (SLURM_CONF=$CONF)"
+    log "ready: $(sinfo -h -o '%P %D %G' | tr '\n' ';') (SLURM_CONF=$CONF; slurmrestd http://127.0.0.1:$REST_PORT)"
     exit 0
   fi
   sleep 0.2

@@ -260,6 +260,33 @@ def slurm_conf(request: pytest.FixtureRequest) -> str:
     return str(SLURM_CONF)
 
 
+@pytest.fixture(scope="session")
+def slurm_rest(slurm_conf: str, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """slurmrestd of the test cluster (started by scripts/slurm-up.sh) and a JWT for it."""
+    import httpx
+
+    url = os.environ.get("SUANLI_SLURMRESTD", "http://127.0.0.1:16820")
+    env = {**os.environ, "SLURM_CONF": slurm_conf}
+    token = (
+        subprocess.run(["scontrol", "token", "username=root", "lifespan=7200"], capture_output=True, text=True, env=env)
+        .stdout.strip()
+        .removeprefix("SLURM_JWT=")
+    )
+    try:
+        answer = httpx.get(
+            f"{url}/slurm/v0.0.38/ping", headers={"X-SLURM-USER-NAME": "root", "X-SLURM-USER-TOKEN": token}
+        )
+        ok = answer.status_code == 200
+    except httpx.HTTPError:
+        ok = False
+    if not (token and ok):
+        message = f"slurmrestd does not answer at {url} with a JWT; start it with scripts/slurm-up.sh"
+        if request.config.getoption("--require-slurm"):
+            pytest.fail(f"--require-slurm: {message}", pytrace=False)
+        pytest.skip(message)
+    return url, token
+
+
 # ------------------------------------------------------------------------------------------ a real Ray head
 
 

@@ -1,9 +1,9 @@
 """The contract every centre engine adapter honours. One suite; each backend joins by adding a harness.
 
-Runs against the local engine (real processes), a real local Ray head (Jobs API), a real Slurm cluster
-(`scripts/slurm-up.sh`: gpu pool = partition gpu, 2 nodes x 4 gres gpu:a100; npu = partition npu, 1 node x 8
-gres npu:910b; cpu = 2 nodes), and
-federation: a second real suanli platform (server + local agent, pools of the same shapes) as the engine.
+Runs against the local engine (real processes); a real Slurm cluster through its tools and through slurmrestd
+with a JWT (`scripts/slurm-up.sh`: gpu pool = partition gpu, 2 nodes x 4 gres gpu:a100; npu = partition npu,
+1 node x 8 gres npu:910b; cpu = 2 nodes); a real local Ray head (Jobs API); and federation: a second real suanli
+platform (server + local agent, pools of the same shapes) as the engine.
 The simulator keeps its own virtual-clock version of this contract in test_sim_backend.py.
 """
 
@@ -24,6 +24,7 @@ from suanli.backends.local import LocalBackend, LocalPool
 from suanli.backends.ray import RayBackend, RayPool
 from suanli.backends.slurm import SlurmBackend
 from suanli.backends.slurm_cli import SlurmCli
+from suanli.backends.slurm_rest import SlurmRest
 from suanli.backends.slurm_script import SlurmPool
 from suanli.client import SuanliClient
 from suanli.domain.accelerators import Stack
@@ -51,9 +52,14 @@ class Harness:
         return self.backend
 
 
-@pytest.fixture(params=["local", "slurm", "ray", "federation"])
+@pytest.fixture(params=["local", "slurm", "slurm-rest", "ray", "federation"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    if request.param == "ray":
+    if request.param == "slurm-rest":
+        url, token = request.getfixturevalue("slurm_rest")
+
+        def make() -> Backend:
+            return SlurmBackend(tmp_path / "engine", SLURM_POOLS, SlurmRest(url, "root", token))
+    elif request.param == "ray":
         address = request.getfixturevalue("ray_head")
 
         def make() -> Backend:  # one Ray node here: a gang's bundles may share it (SPREAD, not STRICT_SPREAD)

@@ -144,3 +144,36 @@ def test_a_slurm_agent_refuses_to_start_with_an_accelerator_pool_lacking_its_gre
     with pytest.raises(InvalidInput) as exc:
         create_backend("slurm", root=tmp_path, pools=[], slurm_cnf="/typo")
     assert exc.value.errors[0].field == "slurm_cnf"
+
+
+def test_sbatch_options_become_rest_job_properties():
+    from suanli.backends.slurm_rest import job_properties
+
+    options = sbatch_options(attempt(), SlurmPool("a100", "gpu", "gpu:a100", account="city"), "/srv/a/j9-2")
+    job = job_properties(options)
+    assert job["nodes"] == 2 and job["tasks_per_node"] == 1 and job["gres"] == "gpu:a100:4"
+    assert job["memory_per_node"] == 1536 and job["time_limit"] == 2 and job["requeue"] is False
+    assert job["standard_output"] == "/srv/a/j9-2/output.log" and job["account"] == "city"
+    assert job["environment"] == {"PATH": "/usr/local/bin:/usr/bin:/bin"}  # nothing of the agent's
+    with pytest.raises(ValueError):
+        job_properties(["--exclusive"])
+
+
+def test_rest_accounting_and_gres_in_use():
+    from suanli.backends.slurm_rest import _acct_row, _gres_counts
+
+    row = _acct_row(
+        {
+            "job_id": 465,
+            "name": "suanli-j-1",
+            "state": {"current": "FAILED", "reason": "None"},
+            "exit_code": {"status": "FAILED", "return_code": 3},
+            "time": {"elapsed": 3, "start": 1795404898, "end": 1795404901},
+            "tres": {"allocated": [{"type": "gres", "name": "gpu", "count": 4}, {"type": "node", "count": None}]},
+            "steps": [{"time": {"total": {"seconds": 2, "microseconds": 500000}}}, {"time": {}}],
+        }
+    )
+    assert row.state == "FAILED" and row.exit_code == 3 and row.elapsed_s == 3
+    assert row.alloc_tres["gres/gpu"] == 4 and row.total_cpu_s == 2.5
+    assert row.end is not None and row.start is not None and (row.end - row.start).total_seconds() == 3
+    assert _gres_counts("gpu:a100:2(IDX:0-1,3),npu:0") == {"gpu": 2, "npu": 0}

@@ -27,6 +27,7 @@ from suanli.backends import register
 from suanli.backends.local import _base_env
 from suanli.backends.local_runner import write_json
 from suanli.backends.slurm_cli import LIVE_STATES, AcctRow, QueueRow, SlurmCli, parse_time
+from suanli.backends.slurm_rest import SlurmRest
 from suanli.backends.slurm_script import JOB_NAME_PREFIX, SlurmPool, batch_script, job_name, rank_script, sbatch_options
 from suanli.domain.errors import BackendError, FieldError, InvalidInput
 from suanli.domain.jobs.spec import check_relative_path
@@ -55,7 +56,7 @@ class SlurmBackend:
         self,
         root: Path,
         pools: list[SlurmPool],
-        cli: SlurmCli | None = None,
+        cli: SlurmCli | SlurmRest | None = None,
         *,
         accounting: bool = True,
         queue_cache_s: float = 0.5,
@@ -208,7 +209,7 @@ class SlurmBackend:
     def _started(self, attempt_id: str, job_id: str) -> datetime | None:
         started = self._read(attempt_id, "started.json")
         if started is None:
-            fields = _fields(self.cli.job_detail(job_id))
+            fields = self.cli.job_fields(job_id)
             at = parse_time(fields.get("StartTime", ""))
             if at is None:
                 return None
@@ -235,7 +236,7 @@ class SlurmBackend:
         self._write_result(attempt_id, self._overlay(attempt_id, result))
 
     def _finish_without_accounting(self, attempt_id: str, job_id: str, row: QueueRow | None) -> AttemptStatus | None:
-        fields = _fields(self.cli.job_detail(job_id))
+        fields = self.cli.job_fields(job_id)
         if not fields:
             self._write_result(attempt_id, {"state": "lost", "reason": f"Slurm has no record of job {job_id}"})
             return None
@@ -393,15 +394,6 @@ def _reason(slurm_state: str, code: int, sig: int) -> str:
     return f"Slurm state {slurm_state}"
 
 
-def _fields(text: str) -> dict[str, str]:
-    out = {}
-    for token in text.split():
-        key, sep, value = token.partition("=")
-        if sep and key not in out:
-            out[key] = value
-    return out
-
-
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -412,12 +404,21 @@ def _make_slurm(
     slurm_conf: str | None = None,
     accounting: bool = True,
     timeout_s: float = 30.0,
+    rest: dict[str, Any] | None = None,
     **unknown: Any,
 ) -> SlurmBackend:
-    """The engine from an agent's configuration (see `backends/engine_config.py`)."""
+    """The engine from an agent's configuration (see `backends/engine_config.py`): Slurm's tools, or slurmrestd
+    when `rest: {url, user, token | token_file}` is given."""
     if unknown:
-        known = "slurm_conf, accounting, timeout_s, pools"
+        known = "slurm_conf, accounting, timeout_s, rest, pools"
         raise InvalidInput([FieldError(k, f"unknown Slurm engine option (known: {known})") for k in sorted(unknown)])
+    transport: SlurmCli | SlurmRest = SlurmCli(slurm_conf, timeout_s)
+    if rest is not None:
+        if not isinstance(rest, dict) or not rest.get("url") or not rest.get("user"):
+            raise InvalidInput([FieldError("rest", "rest needs url and user, and token or token_file")])
+        if not (rest.get("token") or rest.get("token_file")):
+            raise InvalidInput([FieldError("rest.token", "a JWT (token) or a file holding one (token_file)")])
+        transport = SlurmRest(str(rest["url"]), str(rest["user"]), rest.get("token"), rest.get("token_file"), timeout_s)
     parsed: list[SlurmPool] = []
     problems = []
     for p in pools:
@@ -439,7 +440,7 @@ def _make_slurm(
         )
     if problems:
         raise InvalidInput(problems)
-    return SlurmBackend(Path(root), parsed, SlurmCli(slurm_conf, timeout_s), accounting=bool(accounting))
+    return SlurmBackend(Path(root), parsed, transport, accounting=bool(accounting))
 
 
 register("slurm")(_make_slurm)

@@ -133,8 +133,15 @@ class SlurmCli:
     def nodes(self) -> list[NodeRow]:
         return parse_nodes(self.run("scontrol", "--oneliner", "show", "nodes"))
 
-    def job_detail(self, job_id: str) -> str:
-        return self.run("scontrol", "--details", "show", "job", job_id, ok_errors=("Invalid job id",))
+    def job_fields(self, job_id: str) -> dict[str, str]:
+        """`scontrol show job` as key=value fields (JobState, ExitCode, StartTime, EndTime, ...)."""
+        text = self.run("scontrol", "--details", "show", "job", job_id, ok_errors=("Invalid job id",))
+        out: dict[str, str] = {}
+        for token in text.split():
+            key, sep, value = token.partition("=")
+            if sep and key not in out:
+                out[key] = value
+        return out
 
 
 # ---------------------------------------------------------------------------------------------- parsers
