@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from suanli.billing.budget import CITY_TIME
 from suanli.cli.credentials import credentials_path
 from tests.e2e.harness import Proc, cli, env_for, free_port, kill_runners, wait_ready
 
@@ -97,6 +99,13 @@ def test_usage_is_charged_and_the_books_check_out(embedded, tmp_path: Path):
     verify = cli(home, "ledger", "verify", "--direct")
     assert verify.returncode == 0 and "ledger ok" in verify.stdout, verify.stdout + verify.stderr
     assert cli(home, "ledger", "verify").returncode == 1  # a tenant's token may not run the whole-city check
+    month = datetime.now(CITY_TIME).strftime("%Y-%m")
+    invoice = cli(home, "invoice", month)
+    assert invoice.returncode == 0 and "A100" in invoice.stdout and "balance due" in invoice.stdout, invoice.stderr
+    saved = tmp_path / "invoice.csv"
+    assert cli(home, "invoice", month, "--format", "csv", "-o", str(saved)).returncode == 0
+    assert saved.read_text().startswith("section,time,entry") and "\ncharge," in saved.read_text()
+    assert cli(home, "invoice", "2026-13").returncode != 0
 
 
 def test_cli_reports_bad_specs_clearly(embedded, tmp_path: Path):

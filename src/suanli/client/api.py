@@ -47,18 +47,7 @@ class SuanliClient:
             ) from None
         except httpx.HTTPError as exc:
             raise ApiError(0, "Unreachable", f"{self.server}: {exc}") from None
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"title": "HTTP error", "detail": response.text or response.reason_phrase}
-            raise ApiError(
-                response.status_code,
-                body.get("title", ""),
-                body.get("detail", ""),
-                body.get("field"),
-                body.get("errors"),
-            )
+        _raise_for(response)
         return response.json()
 
     # --------------------------------------------------------------------------- identity
@@ -117,6 +106,18 @@ class SuanliClient:
         params = {k: v for k, v in (("since", since), ("until", until)) if v}
         return self.request("GET", f"/v1/tenants/{tenant}/account", params=params)  # type: ignore[no-any-return]
 
+    def invoice(self, tenant: str, month: str, fmt: str = "json") -> Any:
+        """A tenant's invoice for a month: a dict for json, the text itself for csv and html."""
+        path = f"/v1/tenants/{tenant}/invoices/{month}"
+        if fmt == "json":
+            return self.request("GET", path)
+        try:
+            response = self._http.get(path, params={"format": fmt})
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "Unreachable", f"{self.server}: {exc}") from None
+        _raise_for(response)
+        return response.text
+
     def entries(self, **filters: Any) -> dict[str, Any]:
         params = {k: v for k, v in filters.items() if v is not None}
         return self.request("GET", "/v1/ledger/entries", params=params)  # type: ignore[no-any-return]
@@ -145,3 +146,16 @@ class SuanliClient:
     def set_budget(self, tenant: str, monthly_budget: str | None) -> dict[str, Any]:
         body = {"monthly_budget": monthly_budget}
         return self.request("PUT", f"/v1/tenants/{tenant}/budget", json=body)  # type: ignore[no-any-return]
+
+
+def _raise_for(response: httpx.Response) -> None:
+    """An error answer (problem+json) as an ApiError naming the field at fault."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"title": "HTTP error", "detail": response.text or response.reason_phrase}
+    raise ApiError(
+        response.status_code, body.get("title", ""), body.get("detail", ""), body.get("field"), body.get("errors")
+    )
