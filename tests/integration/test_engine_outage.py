@@ -77,10 +77,12 @@ class FlakyEngine:
 class RecordingClient:
     def __init__(self) -> None:
         self.beats: list[tuple[dict[str, int], dict[str, Any]]] = []
+        self.inventories: list[list[str] | None] = []
         self.leases = 0
 
     def heartbeat(self, pools, inventory, info) -> dict[str, list[str]]:
         self.beats.append((pools, info))
+        self.inventories.append(inventory)
         return {"cancel": [], "forget": [], "preempt": []}
 
     def assignments(self) -> list[dict[str, Any]]:
@@ -110,3 +112,6 @@ def test_the_agent_reports_its_engine_down_and_leases_nothing_until_it_answers(c
     agent.tick()
     pools3, info3 = client.beats[-1]
     assert pools3 == {"a100": 2} and "engine_error" not in info3 and client.leases == 1
+    agent.tick()
+    # no inventory while the agent cannot know what runs here; the full list right after it has reconciled
+    assert client.inventories[:3] == [None, None, None] and client.inventories[3] == []

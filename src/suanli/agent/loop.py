@@ -144,6 +144,7 @@ class Agent:
             if attempt_id not in assigned:
                 self._discard(attempt_id)
         self.reconciled = True
+        self._beats = 0  # the next heartbeat sends the full inventory
         log.info("%s: reconciled %d attempt(s) with the engine", self.name, len(assigned))
 
     def _heartbeat(self) -> None:
@@ -165,7 +166,8 @@ class Agent:
         if self.engine_error and self.engine_error_since is not None:
             info["engine_error"] = self.engine_error[:500]
             info["engine_error_since"] = self.engine_error_since.isoformat()
-        inventory = sorted(self.tracked) if self._beats % self.inventory_every == 0 else None
+        # the full list only once reconciled (before that the agent does not yet know what runs here)
+        inventory = sorted(self.tracked) if self.reconciled and self._beats % self.inventory_every == 0 else None
         self._beats += 1
         reply = self.client.heartbeat({c.pool: c.nodes_up for c in capacity}, inventory, info)
         if self.engine_error:
