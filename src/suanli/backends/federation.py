@@ -12,7 +12,6 @@ State under `root/attempts/<attempt id>.json`: the child's job id, written once 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from datetime import datetime
@@ -22,6 +21,8 @@ from typing import Any
 import httpx
 
 from suanli.backends import register
+from suanli.backends.attempt_files import attempt_path, read_json
+from suanli.backends.local_runner import write_json
 from suanli.client import ApiError, SuanliClient
 from suanli.domain.errors import BackendError, FieldError, InvalidInput
 from suanli.ports import AttemptSpec, AttemptStatus, EngineState, EngineUsage, Feature, PoolCapacity
@@ -56,21 +57,13 @@ class FederationBackend:
             raise BackendError(f"the child platform {verb} ({what}): {exc}", retryable=retryable) from None
 
     def _path(self, attempt_id: str) -> Path:
-        if "/" in attempt_id or attempt_id in ("", ".", "..") or attempt_id.startswith("."):
-            raise BackendError(f"bad attempt id {attempt_id!r}", retryable=False)
-        return self.attempts_dir / f"{attempt_id}.json"
+        return attempt_path(self.attempts_dir, attempt_id, ".json")
 
     def _record(self, attempt_id: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self._path(attempt_id).read_text())  # type: ignore[no-any-return]
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+        return read_json(self._path(attempt_id))
 
     def _write(self, attempt_id: str, record: dict[str, Any]) -> None:
-        path = self._path(attempt_id)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, path)
+        write_json(self._path(attempt_id), record)
 
     # ---------------------------------------------------------------------------- the port
 

@@ -12,13 +12,13 @@ tested against the client's models; see docs/operators/kubernetes.md.
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from suanli.backends import register
+from suanli.backends.attempt_files import attempt_path, read_json
 from suanli.backends.kubernetes_objects import (
     LABEL,
     KubePool,
@@ -78,10 +78,7 @@ class KubernetesBackend:
             raise BackendError(f"the Kubernetes API does not answer ({what}): {exc}") from None
 
     def _record(self, attempt_id: str) -> dict[str, Any] | None:
-        try:
-            return json.loads((self.attempts_dir / f"{attempt_id}.json").read_text())  # type: ignore[no-any-return]
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+        return read_json(attempt_path(self.attempts_dir, attempt_id, ".json"))
 
     # ---------------------------------------------------------------------------- the port
 

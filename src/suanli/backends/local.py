@@ -31,10 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from suanli.backends import register
+from suanli.backends.attempt_files import attempt_path, read_at, read_json, write_files
 from suanli.backends.local_runner import write_json
 from suanli.domain.accelerators import VISIBLE_DEVICES_ENV, Stack
 from suanli.domain.errors import BackendError
-from suanli.domain.jobs.spec import check_relative_path
 from suanli.ports import AttemptSpec, AttemptStatus, EngineState, EngineUsage, Feature, PoolCapacity
 
 _PASSED_THROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL")
@@ -70,18 +70,13 @@ class LocalBackend:
     # ---------------------------------------------------------------------------- paths and files
 
     def _dir(self, attempt_id: str) -> Path:
-        if "/" in attempt_id or attempt_id in ("", ".", ".."):
-            raise BackendError(f"bad attempt id {attempt_id!r}", retryable=False)
-        return self.attempts_dir / attempt_id
+        return attempt_path(self.attempts_dir, attempt_id)
 
     def _path(self, attempt_id: str, name: str) -> Path:
         return self._dir(attempt_id) / name
 
     def _read(self, attempt_id: str, name: str) -> dict | None:  # type: ignore[type-arg]
-        try:
-            return json.loads(self._path(attempt_id, name).read_text())  # type: ignore[no-any-return]
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+        return read_json(self._path(attempt_id, name))
 
     # ---------------------------------------------------------------------------- the port
 
@@ -106,10 +101,7 @@ class LocalBackend:
                 staging = self.attempts_dir / f".{spec.attempt_id}.staging"
                 shutil.rmtree(staging, ignore_errors=True)
                 (staging / "work").mkdir(parents=True)
-                for rel, content in spec.files.items():
-                    target = staging / "work" / check_relative_path(rel)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(content, encoding="utf-8")
+                write_files(staging / "work", spec.files)
                 data = asdict(spec)
                 data["stack"] = spec.stack.value
                 data["submitted_at"] = datetime.now(UTC).isoformat()
@@ -195,12 +187,7 @@ class LocalBackend:
             self._release(attempt_id)
 
     def read_log(self, attempt_id: str, offset: int, limit: int) -> bytes:
-        try:
-            with self._path(attempt_id, "output.log").open("rb") as fh:
-                fh.seek(offset)
-                return fh.read(limit)
-        except FileNotFoundError:
-            return b""
+        return read_at(self._path(attempt_id, "output.log"), offset, limit)
 
     def usage(self, attempt_id: str) -> EngineUsage | None:
         result = self._read(attempt_id, "result.json")

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from suanli.backends import register
+from suanli.backends.attempt_files import attempt_path, read_json, write_files
 from suanli.backends.local_runner import write_json
 from suanli.domain.accelerators import VISIBLE_DEVICES_ENV
 from suanli.domain.errors import BackendError, FieldError, InvalidInput
-from suanli.domain.jobs.spec import check_relative_path
 from suanli.ports import AttemptSpec, AttemptStatus, EngineState, EngineUsage, Feature, PoolCapacity
 
 MARK = "\x1e"
@@ -115,15 +115,10 @@ class RayBackend:
     # ---------------------------------------------------------------------------- files
 
     def _dir(self, attempt_id: str) -> Path:
-        if "/" in attempt_id or attempt_id in ("", ".", "..") or attempt_id.startswith("."):
-            raise BackendError(f"bad attempt id {attempt_id!r}", retryable=False)
-        return self.attempts_dir / attempt_id
+        return attempt_path(self.attempts_dir, attempt_id)
 
     def _read(self, attempt_id: str, name: str) -> dict[str, Any] | None:
-        try:
-            return json.loads((self._dir(attempt_id) / name).read_text())  # type: ignore[no-any-return]
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+        return read_json(self._dir(attempt_id) / name)
 
     # ---------------------------------------------------------------------------- the port
 
@@ -144,10 +139,7 @@ class RayBackend:
         shutil.rmtree(staging, ignore_errors=True)
         work = staging / "work"
         work.mkdir(parents=True)
-        for rel, content in spec.files.items():
-            target = work / check_relative_path(rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
+        write_files(work, spec.files)
         shutil.copy(DRIVER, work / "_suanli_gang.py")
         envs = dict(spec.envs)
         envs.update(

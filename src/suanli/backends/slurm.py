@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from suanli.backends import register
+from suanli.backends.attempt_files import attempt_path, read_at, read_json, write_files
 from suanli.backends.local import _base_env
 from suanli.backends.local_runner import write_json
 from suanli.backends.slurm_cli import LIVE_STATES, AcctRow, QueueRow, SlurmCli, parse_time
 from suanli.backends.slurm_rest import SlurmRest
 from suanli.backends.slurm_script import JOB_NAME_PREFIX, SlurmPool, batch_script, job_name, rank_script, sbatch_options
 from suanli.domain.errors import BackendError, FieldError, InvalidInput
-from suanli.domain.jobs.spec import check_relative_path
 from suanli.ports import AttemptSpec, AttemptStatus, EngineState, EngineUsage, Feature, PoolCapacity
 
 _FINAL = {
@@ -75,15 +75,10 @@ class SlurmBackend:
     # ---------------------------------------------------------------------------- files
 
     def _dir(self, attempt_id: str) -> Path:
-        if "/" in attempt_id or attempt_id in ("", ".", "..") or attempt_id.startswith("."):
-            raise BackendError(f"bad attempt id {attempt_id!r}", retryable=False)
-        return self.attempts_dir / attempt_id
+        return attempt_path(self.attempts_dir, attempt_id)
 
     def _read(self, attempt_id: str, name: str) -> dict[str, Any] | None:
-        try:
-            return json.loads((self._dir(attempt_id) / name).read_text())  # type: ignore[no-any-return]
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+        return read_json(self._dir(attempt_id) / name)
 
     # ---------------------------------------------------------------------------- the port
 
@@ -112,10 +107,7 @@ class SlurmBackend:
         staging = self.attempts_dir / f".{spec.attempt_id}.staging"
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "work").mkdir(parents=True)
-        for rel, content in spec.files.items():
-            target = staging / "work" / check_relative_path(rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
+        write_files(staging / "work", spec.files)
         att = str(final)
         (staging / "job.sh").write_text(batch_script(spec, att, _base_env()))
         (staging / "rank.sh").write_text(rank_script(spec, att))
@@ -311,12 +303,7 @@ class SlurmBackend:
             self._queue_at = -1e9
 
     def read_log(self, attempt_id: str, offset: int, limit: int) -> bytes:
-        try:
-            with (self._dir(attempt_id) / "output.log").open("rb") as fh:
-                fh.seek(offset)
-                return fh.read(limit)
-        except FileNotFoundError:
-            return b""
+        return read_at(self._dir(attempt_id) / "output.log", offset, limit)
 
     def usage(self, attempt_id: str) -> EngineUsage | None:
         """What Slurm accounted for a finished attempt: wall time × allocated accelerators, and CPU time."""
