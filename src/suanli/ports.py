@@ -305,6 +305,7 @@ class LeaderLock(Protocol):
 class Feature(StrEnum):
     """Optional abilities a backend may lack; the agent checks them early and says so."""
 
+    COMMANDS = "commands"  # runs the job's own commands: its files, environment, setup and output are real
     GANG = "gang"  # multi-node jobs started all at once
     LOGS = "logs"
     USAGE = "usage"

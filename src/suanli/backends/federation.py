@@ -32,7 +32,9 @@ _PENDING = frozenset({"submitted", "queued", "placed", "starting"})
 
 class FederationBackend:
     name = "federation"
-    features = frozenset({Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE})
+    features = frozenset(
+        {Feature.COMMANDS, Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE}
+    )
 
     def __init__(self, root: Path, pools: dict[str, dict[str, Any]], client: SuanliClient) -> None:
         """`pools`: parent pool name -> {"model": accelerator model or "" for CPU, "centres": [child centres]}."""

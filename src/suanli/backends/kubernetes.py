@@ -37,7 +37,9 @@ from suanli.ports import AttemptSpec, AttemptStatus, EngineState, EngineUsage, F
 
 class KubernetesBackend:
     name = "kubernetes"
-    features = frozenset({Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE})
+    features = frozenset(
+        {Feature.COMMANDS, Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE}
+    )
 
     def __init__(self, root: Path, pools: list[KubePool], namespace: str, api: Any = None) -> None:
         self.root = Path(root)

@@ -52,7 +52,9 @@ class LocalPool:
 
 class LocalBackend:
     name = "local"
-    features = frozenset({Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE})
+    features = frozenset(
+        {Feature.COMMANDS, Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE}
+    )
 
     def __init__(self, root: Path, pools: list[LocalPool]) -> None:
         self.root = Path(root)

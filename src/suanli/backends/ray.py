@@ -63,7 +63,9 @@ def parse_log(text: str) -> tuple[str, dict[str, dict[str, Any]]]:
 
 class RayBackend:
     name = "ray"
-    features = frozenset({Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE})
+    features = frozenset(
+        {Feature.COMMANDS, Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE}
+    )
 
     def __init__(
         self,

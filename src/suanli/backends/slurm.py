@@ -50,7 +50,9 @@ _PENDING = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQ
 
 class SlurmBackend:
     name = "slurm"
-    features = frozenset({Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE})
+    features = frozenset(
+        {Feature.COMMANDS, Feature.GANG, Feature.LOGS, Feature.USAGE, Feature.RUNTIME_LIMIT, Feature.RECONCILE}
+    )
 
     def __init__(
         self,

@@ -1,6 +1,7 @@
 """The trace-driven engine: a `Backend` on a virtual clock. An attempt runs for the time its trace job
-truly takes on the model it was given (capped at its max_runtime); nothing else differs from a real engine
-as the agent sees it."""
+truly takes on the model it was given (capped at its max_runtime) and ends with the exit code the model gives
+it; it holds distinct device ids on each of its nodes. Nothing else differs from a real engine as the agent
+sees it, except that no command is run (no logs, files or environment)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ class SimRun:
     started: datetime | None = None
     ends: datetime | None = None  # None: runs until cancelled (a service past the trace's end)
     outcome: EngineState = EngineState.SUCCEEDED
+    planned_exit: int = 0  # the exit code it ends with if it runs its course
+    exit_code: int | None = None
     ended: datetime | None = None
     nodes: list[int] = field(default_factory=list)
+    devices: list[list[int]] = field(default_factory=list)  # device ids held, per node of `nodes`
 
 
 class SimBackend:
@@ -42,13 +46,22 @@ class SimBackend:
         pools: list[SimPool],
         runtime: Callable[[AttemptSpec], float],
         wake: Callable[[datetime], None] = lambda _: None,
+        exit_code: Callable[[AttemptSpec], int] = lambda _: 0,
     ) -> None:
+        """`runtime` gives an attempt's seconds (inf: until cancelled); `exit_code` how it ends if not cut off."""
         self.clock = clock
         self.pools = {p.name: p for p in pools}
         self.runtime = runtime
+        self.exit_code = exit_code
         self.wake = wake
         self.runs: dict[str, SimRun] = {}
-        self.free = {p.name: [[p.accelerators_per_node, p.cpus_per_node] for _ in range(p.nodes)] for p in pools}
+        # per node: [accelerators free, CPUs free, the free device ids]
+        self.free = {
+            p.name: [
+                [p.accelerators_per_node, p.cpus_per_node, list(range(p.accelerators_per_node))] for _ in range(p.nodes)
+            ]
+            for p in pools
+        }
         self.waiting: list[str] = []  # accepted, waiting for room inside the engine
         self._due: list[tuple[datetime, str]] = []  # (end, attempt) of running attempts, a heap
         self._changed: dict[str, None] = {}
@@ -71,16 +84,12 @@ class SimBackend:
         run = self.runs.get(attempt_id)
         if run is None:
             return AttemptStatus(attempt_id, EngineState.UNKNOWN)
-        devices = {str(r): list(range(run.spec.per_node)) for r in range(len(run.nodes))}
-        return AttemptStatus(
-            attempt_id,
-            run.state,
-            0 if run.state is EngineState.SUCCEEDED else None,
-            "max_runtime reached; killed" if run.state is EngineState.TIMEOUT else "",
-            run.started,
-            run.ended,
-            devices,
-        )
+        devices = {str(rank): ids for rank, ids in enumerate(run.devices)}
+        reason = {
+            EngineState.TIMEOUT: "max_runtime reached; killed",
+            EngineState.FAILED: f"exited with code {run.exit_code}",
+        }.get(run.state, "")
+        return AttemptStatus(attempt_id, run.state, run.exit_code, reason, run.started, run.ended, devices)
 
     def cancel(self, attempt_id: str) -> None:
         run = self.runs.get(attempt_id)
@@ -96,8 +105,8 @@ class SimBackend:
 
     def usage(self, attempt_id: str) -> EngineUsage | None:
         run = self.runs.get(attempt_id)
-        if run is None or run.started is None or run.ended is None:
-            return None
+        if run is None or not run.nodes or run.started is None or run.ended is None:
+            return None  # unknown, never started (cancelled while waiting), or not finished
         wall = (run.ended - run.started).total_seconds()
         accelerators = run.spec.per_node * run.spec.nodes
         cpu = run.spec.cpus * run.spec.nodes * wall
@@ -146,8 +155,11 @@ class SimBackend:
             seconds = self.runtime(run.spec)
             limit = run.spec.max_runtime_s
             run.state, run.started, run.nodes = EngineState.RUNNING, now, nodes
+            run.devices = [self._take_devices(run.spec, n) for n in nodes]
             if seconds <= limit:
                 run.ends = now + timedelta(seconds=seconds) if seconds != float("inf") else None
+                run.planned_exit = self.exit_code(run.spec)
+                run.outcome = EngineState.SUCCEEDED if run.planned_exit == 0 else EngineState.FAILED
             else:
                 run.ends, run.outcome = now + timedelta(seconds=limit), EngineState.TIMEOUT
             self._changed[attempt_id] = None
@@ -172,11 +184,20 @@ class SimBackend:
             nodes[n][1] -= spec.cpus
         return chosen
 
+    def _take_devices(self, spec: AttemptSpec, node: int) -> list[int]:
+        free = self.free[spec.pool][node][2]
+        taken, free[:] = free[: spec.per_node], free[spec.per_node :]
+        return taken
+
     def _end(self, run: SimRun, state: EngineState, at: datetime | None = None) -> None:
         if run.state is EngineState.RUNNING:
-            for n in run.nodes:
-                self.free[run.spec.pool][n][0] += run.spec.per_node
-                self.free[run.spec.pool][n][1] += run.spec.cpus
+            for n, ids in zip(run.nodes, run.devices, strict=True):
+                node = self.free[run.spec.pool][n]
+                node[0] += run.spec.per_node
+                node[1] += run.spec.cpus
+                node[2].extend(ids)
+                node[2].sort()
+        run.exit_code = run.planned_exit if state in (EngineState.SUCCEEDED, EngineState.FAILED) else None
         run.state, run.ended = state, at or self.clock.now()
         if run.started is None:
             run.started = run.ended
