@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -106,6 +108,11 @@ def test_usage_is_charged_and_the_books_check_out(embedded, tmp_path: Path):
     assert cli(home, "invoice", month, "--format", "csv", "-o", str(saved)).returncode == 0
     assert saved.read_text().startswith("section,time,entry") and "\ncharge," in saved.read_text()
     assert cli(home, "invoice", "2026-13").returncode != 0
+    centre = next(csv.DictReader(io.StringIO(saved.read_text())))["centre"]
+    admin = (home / "admin-token").read_text().strip()
+    statement = cli(home, "settlement", month, "--centre", centre, "--token", admin)
+    assert statement.returncode == 0 and "A100" in statement.stdout and "owed" in statement.stdout, statement.stderr
+    assert cli(home, "settlement", month, "--centre", centre).returncode == 1  # not the tenant's to see
 
 
 def test_cli_reports_bad_specs_clearly(embedded, tmp_path: Path):

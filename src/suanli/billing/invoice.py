@@ -4,15 +4,13 @@ Pure: the service gathers the entries, this module adds them up and writes them 
 
 from __future__ import annotations
 
-import csv
-import html
-import io
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from suanli.billing.budget import CITY_TIME
+from suanli.billing.documents import csv_text, esc, local, money, page, table, totals_table
 from suanli.domain.errors import FieldError, InvalidInput
 from suanli.domain.ledger import ZERO
 
@@ -90,25 +88,17 @@ class Invoice:
         return self.opening + self.charged - self.subsidised - self.paid + self.adjusted
 
 
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')):f}"
-
-
-def _local(at: datetime) -> str:
-    return at.astimezone(CITY_TIME).strftime("%Y-%m-%d %H:%M")
-
-
 def to_csv(invoice: Invoice) -> str:
     """One row per line, then the totals; amounts in CNY with two decimals, times in the city's time."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["section", "time", "entry", "job", "attempt", "centre", "pool", "model", "quantity", "unit",
-                "price_cny", "amount_cny", "memo"])  # fmt: skip
+    rows: list[list[object]] = [
+        ["section", "time", "entry", "job", "attempt", "centre", "pool", "model", "quantity", "unit", "price_cny",
+         "amount_cny", "memo"]
+    ]  # fmt: skip
     for c in invoice.charges:
-        w.writerow(["charge", _local(c.at), c.entry_id, c.job_id, c.attempt_id, c.centre, c.pool, c.model,
-                    f"{c.quantity:f}", c.unit, _money(c.price), _money(c.amount), ""])  # fmt: skip
+        rows.append(["charge", local(c.at), c.entry_id, c.job_id, c.attempt_id, c.centre, c.pool, c.model,
+                     f"{c.quantity:f}", c.unit, money(c.price), money(c.amount), ""])  # fmt: skip
     for o in invoice.others:
-        w.writerow([o.kind, _local(o.at), o.entry_id, "", "", "", "", "", "", "", "", _money(o.amount), o.memo])
+        rows.append([o.kind, local(o.at), o.entry_id, "", "", "", "", "", "", "", "", money(o.amount), o.memo])
     for name, value in (
         ("opening_balance", invoice.opening),
         ("charged", invoice.charged),
@@ -117,27 +107,30 @@ def to_csv(invoice: Invoice) -> str:
         ("adjustments", invoice.adjusted),
         ("closing_balance", invoice.closing),
     ):
-        w.writerow(["total", "", "", "", "", "", "", "", "", "", "", _money(value), name])
-    return out.getvalue()
+        rows.append(["total", "", "", "", "", "", "", "", "", "", "", money(value), name])
+    return csv_text(rows)
+
+
+def unit_label(unit: str) -> str:
+    return "卡时 card-h" if unit == "accelerator_hour" else "核时 core-h"
 
 
 def to_html(invoice: Invoice) -> str:
     """A printable page, headings in Chinese and English; every value escaped."""
-    e = html.escape
-    rows = "\n".join(
-        f"<tr><td>{e(_local(c.at))}</td><td>{e(c.job_id)}</td><td>{e(c.centre)}/{e(c.pool)}</td><td>{e(c.model)}</td>"
-        f"<td class=n>{c.quantity:f}</td><td>{'卡时 card-h' if c.unit == 'accelerator_hour' else '核时 core-h'}</td>"
-        f"<td class=n>{_money(c.price)}</td><td class=n>{_money(c.amount)}</td></tr>"
-        for c in invoice.charges
+    charges = table(
+        ["时间 Time", "作业 Job", "中心/资源池 Centre/pool", "型号 Model", "用量 Quantity", "单位 Unit", "单价 Price",
+         "金额 Amount"],
+        ([local(c.at), c.job_id, f"{c.centre}/{c.pool}", c.model, f"{c.quantity:f}", unit_label(c.unit),
+          money(c.price), money(c.amount)] for c in invoice.charges),
+        numeric=(4, 6, 7),
+    )  # fmt: skip
+    others = table(
+        ["时间 Time", "类型 Kind", "说明 Memo", "金额 Amount"],
+        ([local(o.at), o.kind, o.memo, money(o.amount)] for o in invoice.others),
+        numeric=(3,),
     )
-    others = "\n".join(
-        f"<tr><td>{e(_local(o.at))}</td><td>{e(o.kind)}</td><td>{e(o.memo)}</td>"
-        f"<td class=n>{_money(o.amount)}</td></tr>"
-        for o in invoice.others
-    )
-    totals = "\n".join(
-        f"<tr><th>{label}</th><td class=n>{_money(value)}</td></tr>"
-        for label, value in (
+    totals = totals_table(
+        (
             ("上期结余 Balance brought forward", invoice.opening),
             ("本期费用 Charges", invoice.charged),
             ("算力券抵扣 Voucher deductions", -invoice.subsidised),
@@ -146,27 +139,14 @@ def to_html(invoice: Invoice) -> str:
             ("期末应付 Balance due", invoice.closing),
         )
     )
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>算力服务月度账单 Compute invoice {e(invoice.month)} — {e(invoice.tenant_name)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}.n{{text-align:right}}
-@media print{{body{{margin:0}}}}</style></head><body>
-<h1>算力服务月度账单 Compute invoice</h1>
-<p>客户 Tenant: <b>{e(invoice.tenant_name)}</b> ({e(invoice.tenant_id)}) · 账期 Month: <b>{e(invoice.month)}</b>
- · 出具时间 Issued: {e(_local(invoice.issued_at))} (UTC+8) · 金额单位 Amounts in CNY</p>
-<h2>费用明细 Charges</h2>
-<table><tr><th>时间 Time</th><th>作业 Job</th><th>中心/资源池 Centre/pool</th><th>型号 Model</th><th>用量 Quantity</th>
-<th>单位 Unit</th><th>单价 Price</th><th>金额 Amount</th></tr>
-{rows}
-</table>
-<h2>抵扣与付款 Deductions and payments</h2>
-<table><tr><th>时间 Time</th><th>类型 Kind</th><th>说明 Memo</th><th>金额 Amount</th></tr>
-{others}
-</table>
-<h2>合计 Totals</h2>
-<table>
-{totals}
-</table>
-</body></html>
-"""
+    name, month = esc(invoice.tenant_name), esc(invoice.month)
+    intro = (
+        f"客户 Tenant: <b>{name}</b> ({esc(invoice.tenant_id)}) · 账期 Month: <b>{month}</b>"
+        f" · 出具时间 Issued: {esc(local(invoice.issued_at))} (UTC+8) · 金额单位 Amounts in CNY"
+    )
+    return page(
+        f"算力服务月度账单 Compute invoice {month} — {name}",
+        "算力服务月度账单 Compute invoice",
+        intro,
+        (("费用明细 Charges", charges), ("抵扣与付款 Deductions and payments", others), ("合计 Totals", totals)),
+    )

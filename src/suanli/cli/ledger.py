@@ -43,47 +43,6 @@ def register(
     app.add_typer(ledger, name="ledger")
 
     @app.command()
-    def invoice(
-        month: Annotated[str, typer.Argument(help="the month, YYYY-MM (city time)")],
-        tenant: Annotated[str | None, typer.Option(help="tenant id or name (default: your own)")] = None,
-        format: Annotated[str, typer.Option(help="table, csv or html (printable)")] = "table",
-        output: Annotated[str | None, typer.Option("--output", "-o", help="write to this file")] = None,
-        server: Server = None,
-        token: Token = None,
-    ) -> None:
-        """A tenant's monthly invoice: every charge, voucher deductions, payments, balances."""
-        if format not in ("table", "csv", "html"):
-            raise typer.BadParameter("choose table, csv or html", param_hint="--format")
-        c = client(server, token)
-        try:
-            name = tenant or c.me()["tenant"]["id"]
-            body = c.invoice(name, month, "json" if format == "table" else format)
-        except ApiError as exc:
-            explain(exc)
-        if format != "table":
-            if output:
-                with open(output, "w", encoding="utf-8") as fh:
-                    fh.write(body)
-                out.print(f"invoice written to {output}")
-            else:
-                print(body, end="")
-            return
-        table = Table("when", "job", "where", "model", "quantity", "price", "amount", box=None, pad_edge=False)
-        for line in body["charges"]:
-            where = f"{line['centre']}/{line['pool']}"
-            table.add_row(line["at"][:16].replace("T", " "), line["job_id"], where, line["model"],
-                          f"{line['quantity']} {line['unit']}", line["price"], line["amount"])  # fmt: skip
-        for o in body["others"]:
-            table.add_row(o["at"][:16].replace("T", " "), o["kind"], "", "", "", "", o["amount"])
-        out.print(f"invoice of [bold]{body['tenant']}[/] for {body['month']} (CNY)")
-        out.print(table)
-        t = body["totals"]
-        out.print(
-            f"brought forward {t['opening']} + charges {t['charged']} - vouchers {t['subsidised']} "
-            f"- payments {t['paid']} + adjustments {t['adjusted']} = [bold]balance due {t['closing']}[/]"
-        )
-
-    @app.command()
     def account(
         tenant: Annotated[str | None, typer.Argument(help="tenant id or name (default: your own)")] = None,
         since: Annotated[str | None, typer.Option(help="start of the period, ISO date or time")] = None,

@@ -24,6 +24,7 @@ from suanli.backends import local as _local  # noqa: F401 - registers the "local
 from suanli.backends import ray as _ray  # noqa: F401 - registers the "ray" engine (Ray itself is imported on use)
 from suanli.backends import slurm as _slurm  # noqa: F401 - registers the "slurm" engine
 from suanli.backends.engine_config import load_engine_config, merge_pools, register_optional
+from suanli.cli import documents as documents_command
 from suanli.cli import embedded, render
 from suanli.cli import ledger as ledger_command
 from suanli.cli import sim as sim_command
@@ -379,6 +380,7 @@ def centres(server: Server = None, token: Token = None) -> None:
 
 sim_command.register(app, out)
 ledger_command.register(app, out, _client, _explain)
+documents_command.register(app, out, _client, _explain)
 vouchers_command.register(app, out, _client, _explain)
 
 

@@ -108,7 +108,13 @@ class SuanliClient:
 
     def invoice(self, tenant: str, month: str, fmt: str = "json") -> Any:
         """A tenant's invoice for a month: a dict for json, the text itself for csv and html."""
-        path = f"/v1/tenants/{tenant}/invoices/{month}"
+        return self._document(f"/v1/tenants/{tenant}/invoices/{month}", fmt)
+
+    def settlement(self, centre: str, month: str, fmt: str = "json") -> Any:
+        """A centre's settlement statement for a month: a dict for json, the text itself for csv and html."""
+        return self._document(f"/v1/centres/{centre}/settlements/{month}", fmt)
+
+    def _document(self, path: str, fmt: str) -> Any:
         if fmt == "json":
             return self.request("GET", path)
         try:

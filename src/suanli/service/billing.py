@@ -3,7 +3,7 @@ the ledger check. Every money movement is one balanced, append-only ledger entry
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -190,6 +190,19 @@ def reverse_entry(ctx: Context, principal: Principal, entry_id: str, reason: str
 
 # ------------------------------------------------------------------------------------------ reading
 
+PAGE = 1000
+
+
+def all_entries(uow: UnitOfWork, filt: EntryFilter) -> Iterator[Entry]:
+    """Every entry matching `filt`, in recording order, read a page at a time."""
+    after = None
+    while True:
+        page = uow.ledger.entries(filt, after, PAGE)
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = page[-1].id
+
 
 @dataclass(frozen=True)
 class TenantAccount:
@@ -213,20 +226,14 @@ def tenant_account(
         account = tenant_receivable(tenant_id)
         balance = uow.ledger.balances(account).get(account, ZERO)
         charged = paid = subsidised = ZERO
-        after: str | None = None
-        while True:
-            page = uow.ledger.entries(EntryFilter(account=account, since=since, until=until), after, 1000)
-            for e in page:
-                amount = e.amount_for(account)
-                if e.kind in (EntryKind.VOUCHER, EntryKind.CLAWBACK):
-                    subsidised -= amount
-                elif amount > 0:
-                    charged += amount
-                else:
-                    paid -= amount
-            if len(page) < 1000:
-                break
-            after = page[-1].id
+        for e in all_entries(uow, EntryFilter(account=account, since=since, until=until)):
+            amount = e.amount_for(account)
+            if e.kind in (EntryKind.VOUCHER, EntryKind.CLAWBACK):
+                subsidised -= amount
+            elif amount > 0:
+                charged += amount
+            else:
+                paid -= amount
     return TenantAccount(tenant_id, balance, charged, paid, since, until, subsidised)
 
 

@@ -10,11 +10,9 @@ from suanli.domain.ledger import ZERO, EntryKind, tenant_receivable
 from suanli.domain.tenants import Principal
 from suanli.ports import EntryFilter
 from suanli.service.access import require_user, tenant_by_ref, visible_tenant
-from suanli.service.billing import rate_record
+from suanli.service.billing import all_entries, rate_record
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
-
-PAGE = 1000
 
 
 def tenant_invoice(ctx: Context, principal: Principal, tenant_ref: str, month: str) -> Invoice:
@@ -28,10 +26,10 @@ def tenant_invoice(ctx: Context, principal: Principal, tenant_ref: str, month: s
         catalogue = effective_catalogue(uow)
         labels = {p.id: (c.name, p.name) for c in uow.centres.list() for p in uow.pools.list(c.id)}
         opening = ZERO
-        for entry in _all(uow, EntryFilter(account=account, until=start)):
+        for entry in all_entries(uow, EntryFilter(account=account, until=start)):
             opening += entry.amount_for(account)
         charges, others = [], []
-        for entry in _all(uow, EntryFilter(account=account, since=start, until=end)):
+        for entry in all_entries(uow, EntryFilter(account=account, since=start, until=end)):
             amount = entry.amount_for(account)
             record = uow.usage.get(entry.attempt_id) if entry.attempt_id else None
             attempt = uow.attempts.get(entry.attempt_id) if entry.attempt_id else None
@@ -49,13 +47,3 @@ def tenant_invoice(ctx: Context, principal: Principal, tenant_ref: str, month: s
                 others.append(OtherLine(entry.occurred_at, entry.id, entry.kind.value, entry.memo, amount))
     return Invoice(tenant.id, tenant.display_name or tenant.name, month, opening, tuple(charges), tuple(others),
                    ctx.clock.now())  # fmt: skip
-
-
-def _all(uow, filt: EntryFilter):  # type: ignore[no-untyped-def]
-    after = None
-    while True:
-        page = uow.ledger.entries(filt, after, PAGE)
-        yield from page
-        if len(page) < PAGE:
-            return
-        after = page[-1].id
