@@ -374,3 +374,18 @@ def test_published_programmes_and_the_audit_log_cannot_be_edited(store, vcity: C
         with pytest.raises(Exception, match="append-only"), store.engine.begin() as conn:
             conn.execute(text(sql))
     assert vouchers.get_programme(vcity.ctx, vcity.principal("admin"), "test-2026").programme.published_by == "admin"
+
+
+def test_ledger_verify_checks_the_vouchers_against_the_ledger(vcity: City):
+    programme(vcity, mode="deduct")
+    view = vouchers.apply(
+        vcity.ctx, vcity.principal("acme-admin"), "acme", ClaimInput("test-2026", "V-9", True, D("40"))
+    )
+    through_review(vcity, view.claim.id)
+    spend(vcity, "acme", 0.5)  # 72.00: 14.40 deducted
+    report = billing.verify_ledger(vcity.ctx)
+    assert report.ok and report.claims == 1
+    with vcity.ctx.store.uow() as uow:  # a fund that lost track of a reservation
+        uow.vouchers.commit("test-2026", vcity.ids["acme"], D("-5"))
+    found = billing.verify_ledger(vcity.ctx).findings
+    assert [(f.rule, f.subject) for f in found] == [("voucher-committed", "test-2026")]

@@ -99,6 +99,7 @@ class VerifyOut(BaseModel):
     usage_records: int
     usage_entries: int
     unbalanced_entries: int
+    claims: int = Field(0, description="voucher claims checked against budgets, caps and the ledger")
     findings: list[FindingOut]
 
     @classmethod
@@ -108,6 +109,7 @@ class VerifyOut(BaseModel):
             usage_records=r.usage_records,
             usage_entries=r.usage_entries,
             unbalanced_entries=r.entries_unbalanced,
+            claims=r.claims,
             findings=[FindingOut(rule=f.rule, subject=f.subject, detail=f.detail) for f in r.findings],
         )
 

@@ -128,7 +128,8 @@ def register(
         server: Server = None,
         token: Token = None,
     ) -> None:
-        """Prove the books balance and every usage record is charged exactly once; exit 1 if not."""
+        """Prove the books balance, every usage record is charged exactly once and no voucher budget or cap is
+        overspent; exit 1 if not."""
         if direct:
             r = _verify_direct()
         else:
@@ -141,7 +142,7 @@ def register(
         verdict = "[green]ok[/]" if r["ok"] else f"[red]{len(r['findings'])} problem(s)[/]"
         out.print(
             f"ledger {verdict}: {r['usage_records']} usage records, {r['usage_entries']} usage entries, "
-            f"{r['unbalanced_entries']} unbalanced entries"
+            f"{r['unbalanced_entries']} unbalanced entries, {r.get('claims', 0)} voucher claims"
         )
         if not r["ok"]:
             raise typer.Exit(1)

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from suanli.billing.budget import HOLD_GRACE, budget_left, month_start
 from suanli.billing.rating import Metered, Rated, rate, usage_entry
-from suanli.billing.verify import VerifyReport, check_balanced, check_charges
+from suanli.billing.verify import VerifyReport, check_balanced, check_charges, check_vouchers
 from suanli.domain.accelerators import Catalogue
 from suanli.domain.centres import PriceUnit
 from suanli.domain.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
@@ -23,12 +23,14 @@ from suanli.domain.ledger import (
     EntryKind,
     positive_amount,
     postings,
+    programme_granted,
     provider_payable,
     reversal_postings,
     tenant_receivable,
 )
 from suanli.domain.tenants import Principal, Role
-from suanli.ports import EntryFilter, UnitOfWork, UsageRecord
+from suanli.domain.vouchers import Claim
+from suanli.ports import ClaimFilter, EntryFilter, UnitOfWork, UsageRecord
 from suanli.service.access import require_role, require_user, tenant_by_ref, visible_tenant
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
@@ -326,13 +328,30 @@ def verify_ledger(ctx: Context, principal: Principal | None = None, batch: int =
                 break
             after = records[-1].attempt_id
         charged = uow.ledger.charged_by_attempt()
+        claims = _all_claims(uow)
+        lines = {c.id: uow.vouchers.lines(c.id) for c in claims}
+        programmes = {(p.id, p.version): p for q in uow.vouchers.programmes() for p in uow.vouchers.versions(q.id)}
+        funds = {pid: uow.vouchers.fund(pid) for pid, _ in programmes}
+        booked = uow.ledger.balances("programme:")
+        granted = {pid: booked.get(programme_granted(pid), ZERO) for pid in funds}
     findings += check_charges(expected, charged)
+    findings += check_vouchers(claims, lines, programmes, funds, granted)
     return VerifyReport(
         entries_unbalanced=sum(1 for f in findings if f.rule == "balanced"),
         usage_records=len(expected),
         usage_entries=sum(n for n, _ in charged.values()),
         findings=tuple(findings),
+        claims=len(claims),
     )
+
+
+def _all_claims(uow: UnitOfWork) -> list[Claim]:
+    out: list[Claim] = []
+    while page := uow.vouchers.claims(ClaimFilter(), out[-1].id if out else None, PAGE):
+        out += page
+        if len(page) < PAGE:
+            break
+    return out
 
 
 # ------------------------------------------------------------------------------------------ budgets
