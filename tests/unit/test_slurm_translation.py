@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from suanli.backends import create_backend
@@ -18,6 +19,7 @@ from suanli.backends.slurm_cli import (
     parse_queue,
     parse_tres,
 )
+from suanli.backends.slurm_rest import SlurmRest
 from suanli.backends.slurm_script import SlurmPool, batch_script, rank_script, sbatch_options
 from suanli.domain.accelerators import Stack
 from suanli.domain.errors import InvalidInput
@@ -177,3 +179,13 @@ def test_rest_accounting_and_gres_in_use():
     assert row.alloc_tres["gres/gpu"] == 4 and row.total_cpu_s == 2.5
     assert row.end is not None and row.start is not None and (row.end - row.start).total_seconds() == 3
     assert _gres_counts("gpu:a100:2(IDX:0-1,3),npu:0") == {"gpu": 2, "npu": 0}
+
+
+def test_slurmrestd_answering_nothing_found_is_an_empty_result_not_an_error():
+    """slurmdbd has no record yet of a job cancelled while pending (seen in CI): that is "not there yet"."""
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"errors": [{"error_code": 9003, "error": "Nothing found with query"}]})
+
+    rest = SlurmRest("http://slurmrestd", "root", "jwt", transport=httpx.MockTransport(answer))
+    assert rest.accounting(["18"]) == {}
+    assert rest.find_by_name("suanli-j8-1") is None

@@ -93,7 +93,9 @@ class SlurmRest:
         errors = [e for e in body.get("errors") or [] if e.get("error_code") or e.get("error")]
         if errors:
             text = "; ".join(str(e.get("error") or e.get("description")) for e in errors)
-            if ok_missing and re.search(r"invalid job id|not found|does not exist|already complet", text, re.I):
+            if ok_missing and re.search(
+                r"invalid job id|not found|nothing found|does not exist|already complet", text, re.I
+            ):
                 return body
             raise BackendError(f"slurmrestd {path}: {text}", retryable=response.status_code >= 500)
         return body
