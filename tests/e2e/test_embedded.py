@@ -156,3 +156,15 @@ def test_voucher_programmes_and_a_refused_application_from_the_cli(embedded):
     refused = cli(home, "vouchers", "apply", "qingdao-2026", "--contract", "C-1", "--pledge")
     said = refused.stderr + refused.stdout
     assert refused.returncode != 0 and "rules.kind" in said and "rules.min_paid" in said, said
+    admin = (home / "admin-token").read_text().strip()
+    report = cli(home, "vouchers", "report", "qingdao-2026", "--token", admin)
+    assert report.returncode == 0 and "budget 20000000.00" in report.stdout and "reconciles" in report.stdout
+    saved = home / "report.html"
+    assert (
+        cli(
+            home, "vouchers", "report", "qingdao-2026", "--token", admin, "--format", "html", "-o", str(saved)
+        ).returncode
+        == 0
+    )
+    assert "算力券专项资金报告" in saved.read_text()
+    assert cli(home, "vouchers", "report", "qingdao-2026").returncode == 1  # a tenant may not read the city's report

@@ -23,6 +23,23 @@ def _when(iso: str) -> str:
     return iso[:16].replace("T", " ")
 
 
+def check_format(fmt: str) -> str:
+    """The API format for a `--format` choice (table is drawn from JSON)."""
+    if fmt not in ("table", "csv", "html"):
+        raise typer.BadParameter("choose table, csv or html", param_hint="--format")
+    return "json" if fmt == "table" else fmt
+
+
+def emit(out: Console, body: str, output: str | None, what: str) -> None:
+    """Write a CSV or HTML document to `output`, or to standard output."""
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(body)
+        out.print(f"{what} written to {output}")
+    else:
+        print(body, end="")
+
+
 def register(
     app: typer.Typer,
     out: Console,
@@ -30,20 +47,11 @@ def register(
     explain: Callable[[ApiError], NoReturn],
 ) -> None:
     def fetch(fetcher: Callable[[str], Any], fmt: str) -> Any:
-        if fmt not in ("table", "csv", "html"):
-            raise typer.BadParameter("choose table, csv or html", param_hint="--format")
+        api_format = check_format(fmt)
         try:
-            return fetcher("json" if fmt == "table" else fmt)
+            return fetcher(api_format)
         except ApiError as exc:
             explain(exc)
-
-    def emit(body: str, output: str | None, what: str) -> None:
-        if output:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(body)
-            out.print(f"{what} written to {output}")
-        else:
-            print(body, end="")
 
     @app.command()
     def invoice(
@@ -62,7 +70,7 @@ def register(
 
         body = fetch(get, format)
         if format != "table":
-            emit(body, output, "invoice")
+            emit(out, body, output, "invoice")
             return
         table = Table("when", "job", "where", "model", "quantity", "price", "amount", box=None, pad_edge=False)
         for line in body["charges"]:
@@ -92,7 +100,7 @@ def register(
         c = client(server, token)
         body = fetch(lambda fmt: c.settlement(centre, month, fmt), format)
         if format != "table":
-            emit(body, output, "settlement statement")
+            emit(out, body, output, "settlement statement")
             return
         table = Table("pool", "model", "quantity", "gross", "fee", "net", box=None, pad_edge=False)
         for p in body["by_pool"]:

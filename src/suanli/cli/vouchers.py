@@ -11,6 +11,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from suanli.cli.documents import check_format, emit
 from suanli.client import ApiError, SuanliClient
 
 Server = Annotated[str | None, typer.Option("--server", help="API URL (default: from `suanli login`)")]
@@ -185,3 +186,38 @@ def register(
         body = {"amount": amount, "reason": reason}
         e = call(server, token, "POST", f"/v1/claims/{claim_id}/clawback", json=body)
         out.print(f"{e['id']}: {e['memo']}")
+
+    @v.command("report")
+    def report(
+        programme: str,
+        format: Annotated[str, typer.Option(help="table, csv or html (printable)")] = "table",
+        output: Annotated[str | None, typer.Option("--output", "-o", help="write to this file")] = None,
+        server: Server = None,
+        token: Token = None,
+    ) -> None:
+        """A programme's report (city admins, auditors): budget, granted, paid, enterprises served, breakdowns."""
+        api_format = check_format(format)
+        try:
+            r = client(server, token).programme_report(programme, api_format)
+        except ApiError as exc:
+            explain(exc)
+        if format != "table":
+            emit(out, r, output, "programme report")
+            return
+        p, t = r["programme"], r["totals"]
+        out.print(f"[bold]{p['name']}[/] ({p['id']} v{p['version']}, {p['year']}, {p['mode']}) — CNY")
+        out.print(
+            f"budget {t['budget']}: committed {t['committed']} (in review {t['in_review']}), granted {t['granted']}"
+            f" (clawed back {t['clawed_back']}), paid {t['paid']}, left {t['left']}"
+        )
+        check = "[green]reconciles with the ledger[/]" if r["reconciles"] else "[red]does NOT reconcile[/]"
+        out.print(f"enterprises served: {r['enterprises_served']}; {check} (ledger: {r['granted_in_ledger']})")
+        for title, key in (("industry", "by_industry"), ("centre", "by_centre"), ("class", "by_class")):
+            table = Table(title, "fees covered", "subsidy", box=None, pad_edge=False)
+            for row in r[key]:
+                table.add_row(row["key"], row["fees"], row["subsidy"])
+            out.print(table)
+        funders = ", ".join(
+            f"{f['funder']} {f['share']}: granted {f['granted']}, paid {f['paid']}" for f in r["funding"]
+        )
+        out.print(f"funding: {funders}")

@@ -114,6 +114,10 @@ class SuanliClient:
         """A centre's settlement statement for a month: a dict for json, the text itself for csv and html."""
         return self._document(f"/v1/centres/{centre}/settlements/{month}", fmt)
 
+    def programme_report(self, programme: str, fmt: str = "json") -> Any:
+        """A voucher programme's report: a dict for json, the text itself for csv and html."""
+        return self._document(f"/v1/voucher-programmes/{programme}/report", fmt)
+
     def _document(self, path: str, fmt: str) -> Any:
         if fmt == "json":
             return self.request("GET", path)

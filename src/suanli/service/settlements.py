@@ -38,8 +38,7 @@ def provider_statement(ctx: Context, principal: Principal, centre_ref: str, mont
         pools = {p.id: p.name for p in uow.pools.list(centre.id)}
         tenants = {t.id: t.name for t in uow.tenants.list()}
         operator = uow.tenants.get(centre.operator_tenant_id)
-        opening = -sum((e.amount_for(account) for e in all_entries(uow, EntryFilter(account=account, until=start))),
-                       ZERO)  # fmt: skip
+        opening = -uow.ledger.balances(account, until=start).get(account, ZERO)
         deliveries, payouts = [], []
         for entry in all_entries(uow, EntryFilter(account=account, since=start, until=end)):
             owed = -entry.amount_for(account)

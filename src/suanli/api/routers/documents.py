@@ -1,5 +1,5 @@
-"""Billing documents: a tenant's monthly invoice and a centre's monthly settlement statement, each as JSON, CSV
-or a printable bilingual HTML page."""
+"""Billing documents: a tenant's monthly invoice, a centre's monthly settlement statement and a voucher
+programme's report, each as JSON, CSV or a printable bilingual HTML page."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from fastapi import APIRouter, Response
 
 from suanli.api.deps import Caller, Ctx
 from suanli.billing import invoice as invoice_doc
+from suanli.billing import programme_report as report_doc
 from suanli.billing import settlement as settlement_doc
 from suanli.billing.documents import money
 from suanli.billing.invoice import Invoice
+from suanli.billing.programme_report import ProgrammeReport, Share
 from suanli.billing.settlement import Statement
-from suanli.service import invoices, settlements
+from suanli.service import invoices, programme_reports, settlements
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -141,3 +143,39 @@ def centre_settlement(centre_id: str, month: str, ctx: Ctx, caller: Caller, form
     s = settlements.provider_statement(ctx, caller, centre_id, month)
     name = f"settlement-{s.centre_id}-{s.month}"
     return _render(format, name, s, statement_json, settlement_doc.to_csv, settlement_doc.to_html)
+
+
+def _shares(shares: list[Share]) -> list[dict[str, str]]:
+    return [{"key": x.key, "fees": money(x.fees), "subsidy": money(x.subsidy)} for x in shares]
+
+
+def report_json(r: ProgrammeReport) -> dict[str, Any]:
+    p = r.programme
+    return {
+        "programme": {"id": p.id, "version": p.version, "name": p.name, "name_zh": p.name_zh, "issuer": p.issuer,
+                      "year": p.year, "mode": p.mode.value},
+        "issued_at": r.issued_at.isoformat(),
+        "totals": {"budget": money(r.budget), "committed": money(r.committed), "in_review": money(r.in_review),
+                   "granted": money(r.granted), "clawed_back": money(r.clawed_back), "paid": money(r.paid),
+                   "left": money(r.left)},
+        "granted_in_ledger": money(r.granted_in_ledger),
+        "reconciles": r.reconciles,
+        "enterprises_served": r.enterprises_served(),
+        "claims_by_state": [{"state": s, "claims": n, "amount": money(a)} for s, n, a in r.by_state()],
+        "by_industry": _shares(r.by_industry()),
+        "by_centre": _shares(r.by_centre()),
+        "by_class": _shares(r.by_class()),
+        "funding": [{"funder": f, "share": f"{share}", "granted": money(g), "paid": money(pd)}
+                    for f, share, g, pd in r.funding()],
+    }  # fmt: skip
+
+
+@router.get(
+    "/voucher-programmes/{programme_id}/report",
+    summary="A voucher programme's report (city admins, auditors): budget, granted, paid, enterprises, breakdowns",
+    response_model=None,
+)
+def programme_report(programme_id: str, ctx: Ctx, caller: Caller, format: Format = "json") -> Any:
+    r = programme_reports.programme_report(ctx, caller, programme_id)
+    name = f"programme-{r.programme.id}-report"
+    return _render(format, name, r, report_json, report_doc.to_csv, report_doc.to_html)
