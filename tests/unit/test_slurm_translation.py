@@ -183,6 +183,7 @@ def test_rest_accounting_and_gres_in_use():
 
 def test_slurmrestd_answering_nothing_found_is_an_empty_result_not_an_error():
     """slurmdbd has no record yet of a job cancelled while pending (seen in CI): that is "not there yet"."""
+
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, json={"errors": [{"error_code": 9003, "error": "Nothing found with query"}]})
 

@@ -221,3 +221,21 @@ def register(
             f"{f['funder']} {f['share']}: granted {f['granted']}, paid {f['paid']}" for f in r["funding"]
         )
         out.print(f"funding: {funders}")
+
+    @v.command("pack")
+    def pack(
+        claim_id: ClaimId,
+        output: Annotated[
+            str | None, typer.Option("--output", "-o", help="the ZIP file (default: claim-<id>.zip)")
+        ] = None,
+        server: Server = None,
+        token: Token = None,
+    ) -> None:
+        """Download a claim's pack (ZIP): the claim and its audit log, usage evidence, invoices, a manifest."""
+        try:
+            data = client(server, token).claim_pack(claim_id)
+        except ApiError as exc:
+            explain(exc)
+        path = Path(output or f"claim-{claim_id}.zip")
+        path.write_bytes(data)
+        out.print(f"claim pack written to {path} ({len(data)} bytes)")

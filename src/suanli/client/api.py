@@ -118,6 +118,15 @@ class SuanliClient:
         """A voucher programme's report: a dict for json, the text itself for csv and html."""
         return self._document(f"/v1/voucher-programmes/{programme}/report", fmt)
 
+    def claim_pack(self, claim_id: str) -> bytes:
+        """A voucher claim's pack, as the ZIP's bytes."""
+        try:
+            response = self._http.get(f"/v1/claims/{claim_id}/pack")
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "Unreachable", f"{self.server}: {exc}") from None
+        _raise_for(response)
+        return response.content
+
     def _document(self, path: str, fmt: str) -> Any:
         if fmt == "json":
             return self.request("GET", path)

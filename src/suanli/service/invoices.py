@@ -3,12 +3,13 @@ each charge. Tenants see their own; city admins and auditors anyone's."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from suanli.billing.invoice import ChargeLine, Invoice, OtherLine, month_bounds
 from suanli.domain.ledger import ZERO, EntryKind, tenant_receivable
-from suanli.domain.tenants import Principal
-from suanli.ports import EntryFilter
+from suanli.domain.tenants import Principal, Tenant
+from suanli.ports import EntryFilter, UnitOfWork
 from suanli.service.access import require_user, tenant_by_ref, visible_tenant
 from suanli.service.billing import all_entries, rate_record
 from suanli.service.catalogue import effective_catalogue
@@ -18,32 +19,35 @@ from suanli.service.context import Context
 def tenant_invoice(ctx: Context, principal: Principal, tenant_ref: str, month: str) -> Invoice:
     """The invoice of `tenant_ref` for `month` (YYYY-MM, in the city's time); its totals are the ledger's."""
     require_user(principal)
-    start, end = month_bounds(month)
+    month_bounds(month)  # a bad month is refused before anything is read
     with ctx.store.uow() as uow:
         tenant = tenant_by_ref(uow, tenant_ref)
         visible_tenant(principal, tenant.id)
-        account = tenant_receivable(tenant.id)
-        catalogue = effective_catalogue(uow)
-        labels = {p.id: (c.name, p.name) for c in uow.centres.list() for p in uow.pools.list(c.id)}
-        opening = ZERO
-        for entry in all_entries(uow, EntryFilter(account=account, until=start)):
-            opening += entry.amount_for(account)
-        charges, others = [], []
-        for entry in all_entries(uow, EntryFilter(account=account, since=start, until=end)):
-            amount = entry.amount_for(account)
-            record = uow.usage.get(entry.attempt_id) if entry.attempt_id else None
-            attempt = uow.attempts.get(entry.attempt_id) if entry.attempt_id else None
-            if entry.kind in (EntryKind.USAGE, EntryKind.REVERSAL) and record is not None and attempt is not None:
-                rated = rate_record(catalogue, record, attempt)
-                centre, pool = labels.get(attempt.pool_id, (record.centre_id, attempt.pool_id))
-                sign = Decimal(1) if entry.kind is EntryKind.USAGE else Decimal(-1)
-                charges.append(
-                    ChargeLine(
-                        entry.occurred_at, entry.id, record.job_id, record.attempt_id, centre, pool, record.model,
-                        sign * rated.quantity, rated.unit.value, rated.price, amount,
-                    )
-                )  # fmt: skip
-            else:
-                others.append(OtherLine(entry.occurred_at, entry.id, entry.kind.value, entry.memo, amount))
-    return Invoice(tenant.id, tenant.display_name or tenant.name, month, opening, tuple(charges), tuple(others),
-                   ctx.clock.now())  # fmt: skip
+        return build_invoice(uow, tenant, month, ctx.clock.now())
+
+
+def build_invoice(uow: UnitOfWork, tenant: Tenant, month: str, now: datetime) -> Invoice:
+    """The invoice, read in the caller's unit of work (the caller has checked who may see it)."""
+    start, end = month_bounds(month)
+    account = tenant_receivable(tenant.id)
+    catalogue = effective_catalogue(uow)
+    labels = {p.id: (c.name, p.name) for c in uow.centres.list() for p in uow.pools.list(c.id)}
+    opening = uow.ledger.balances(account, until=start).get(account, ZERO)
+    charges, others = [], []
+    for entry in all_entries(uow, EntryFilter(account=account, since=start, until=end)):
+        amount = entry.amount_for(account)
+        record = uow.usage.get(entry.attempt_id) if entry.attempt_id else None
+        attempt = uow.attempts.get(entry.attempt_id) if entry.attempt_id else None
+        if entry.kind in (EntryKind.USAGE, EntryKind.REVERSAL) and record is not None and attempt is not None:
+            rated = rate_record(catalogue, record, attempt)
+            centre, pool = labels.get(attempt.pool_id, (record.centre_id, attempt.pool_id))
+            sign = Decimal(1) if entry.kind is EntryKind.USAGE else Decimal(-1)
+            charges.append(
+                ChargeLine(
+                    entry.occurred_at, entry.id, record.job_id, record.attempt_id, centre, pool, record.model,
+                    sign * rated.quantity, rated.unit.value, rated.price, amount,
+                )
+            )  # fmt: skip
+        else:
+            others.append(OtherLine(entry.occurred_at, entry.id, entry.kind.value, entry.memo, amount))
+    return Invoice(tenant.id, tenant.display_name or tenant.name, month, opening, tuple(charges), tuple(others), now)

@@ -1,5 +1,5 @@
 """Billing documents: a tenant's monthly invoice, a centre's monthly settlement statement and a voucher
-programme's report, each as JSON, CSV or a printable bilingual HTML page."""
+programme's report, each as JSON, CSV or a printable bilingual HTML page; and a voucher claim's pack (ZIP)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from suanli.api.deps import Caller, Ctx
 from suanli.billing import invoice as invoice_doc
 from suanli.billing import programme_report as report_doc
 from suanli.billing import settlement as settlement_doc
+from suanli.billing.claim_pack import to_zip
 from suanli.billing.documents import money
 from suanli.billing.invoice import Invoice
 from suanli.billing.programme_report import ProgrammeReport, Share
 from suanli.billing.settlement import Statement
-from suanli.service import invoices, programme_reports, settlements
+from suanli.service import claim_packs, invoices, programme_reports, settlements
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -179,3 +180,15 @@ def programme_report(programme_id: str, ctx: Ctx, caller: Caller, format: Format
     r = programme_reports.programme_report(ctx, caller, programme_id)
     name = f"programme-{r.programme.id}-report"
     return _render(format, name, r, report_json, report_doc.to_csv, report_doc.to_html)
+
+
+@router.get(
+    "/claims/{claim_id}/pack",
+    summary="A voucher claim's pack (ZIP): the claim and audit log, usage evidence, invoices, a SHA-256 manifest",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def claim_pack(claim_id: str, ctx: Ctx, caller: Caller) -> Response:
+    pack = claim_packs.claim_pack(ctx, caller, claim_id)
+    return Response(to_zip(pack), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="claim-{pack.claim.id}.zip"'})  # fmt: skip
