@@ -71,6 +71,11 @@ class TenantRepo(Protocol):
     def get_by_name(self, name: str) -> Tenant | None: ...
     def list(self) -> list[Tenant]: ...
     def update(self, tenant: Tenant) -> None: ...
+    def project_budgets(self, tenant_ids: Sequence[str] | None = None) -> dict[tuple[str, str], Decimal]:
+        """(tenant id, project) -> monthly cap in CNY, for these tenants (None: every tenant)."""
+
+    def set_project_budget(self, tenant_id: str, project: str, monthly_budget: Decimal | None, at: datetime) -> None:
+        """Set a project's monthly cap, or remove it with None."""
 
 
 class UserRepo(Protocol):
@@ -154,6 +159,9 @@ class AttemptRepo(Protocol):
     def for_job(self, job_id: str) -> list[Attempt]: ...
     def in_states(self, states: Sequence[JobState], centre_id: str | None = None) -> list[Attempt]: ...
     def update(self, attempt: Attempt) -> None: ...
+    def open_holds_by_project(self, tenant_ids: Sequence[str], ended_after: datetime) -> dict[tuple[str, str], Decimal]:
+        """As `open_holds`, per (tenant, project) for jobs that name a project."""
+
     def open_holds(self, tenant_ids: Sequence[str], ended_after: datetime) -> dict[str, Decimal]:
         """Per tenant: budget held by attempts still going, or ended after `ended_after` and not yet metered."""
 
@@ -199,6 +207,9 @@ class LedgerRepo(Protocol):
 
     def usage_charged_since(self, tenant_ids: Sequence[str], since: datetime) -> dict[str, Decimal]:
         """Per tenant: usage charged (net of reversals) for usage that ended at or after `since`."""
+
+    def usage_charged_by_project(self, tenant_ids: Sequence[str], since: datetime) -> dict[tuple[str, str], Decimal]:
+        """As `usage_charged_since`, per (tenant, project) for jobs that name a project."""
 
     def unbalanced(self) -> list[tuple[str, Decimal]]:
         """Entries whose postings do not sum to zero (a healthy ledger has none), with their sums."""

@@ -88,7 +88,7 @@ def test_ascend_and_batch_inference_examples_get_their_devices(embedded):
 def test_usage_is_charged_and_the_books_check_out(embedded, tmp_path: Path):
     home, _ = embedded
     spec = tmp_path / "paid.yaml"  # 8 A100 for about 3 s at 18.00 an accelerator-hour: about 0.12 CNY
-    spec.write_text("name: paid\nresources:\n  accelerators: A100:8\nrun: sleep 3\n")
+    spec.write_text("name: paid\nproject: vision\nresources:\n  accelerators: A100:8\nrun: sleep 3\n")
     assert cli(home, "submit", str(spec), "--wait").returncode == 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the agent reports usage just after a job ends; it is charged on arrival
@@ -113,6 +113,10 @@ def test_usage_is_charged_and_the_books_check_out(embedded, tmp_path: Path):
     statement = cli(home, "settlement", month, "--centre", centre, "--token", admin)
     assert statement.returncode == 0 and "A100" in statement.stdout and "owed" in statement.stdout, statement.stderr
     assert cli(home, "settlement", month, "--centre", centre).returncode == 1  # not the tenant's to see
+    capped = cli(home, "budget", "--project", "vision", "--set", "500")
+    assert capped.returncode == 0 and "project vision: monthly budget 500.00 CNY" in capped.stdout, capped.stderr
+    listed = cli(home, "budget", "--projects")
+    assert "project vision" in listed.stdout and "charged 0.00" not in listed.stdout  # the job above was charged
 
 
 def test_cli_reports_bad_specs_clearly(embedded, tmp_path: Path):

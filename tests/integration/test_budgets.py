@@ -8,7 +8,7 @@ import pytest
 
 from suanli.domain.errors import Forbidden, NotFound
 from suanli.domain.jobs.states import JobState
-from suanli.service import agents, billing, jobs
+from suanli.service import agents, budgets, jobs
 from suanli.service.scheduler import run_cycle
 from tests.conftest import City
 from tests.integration.conftest import bearer
@@ -22,7 +22,7 @@ def submit(city: City, who: str = "acme-dev") -> str:
 
 
 def test_a_job_waits_for_budget_then_runs_and_its_hold_settles_into_the_charge(city: City):
-    billing.set_budget(city.ctx, city.principal("acme-admin"), "acme", Decimal("100"))
+    budgets.set_budget(city.ctx, city.principal("acme-admin"), "acme", Decimal("100"))
     job_id = submit(city)  # worst case 8 x 1 h x 18.00 = 144.00
     run_cycle(city.ctx)
     view = jobs.get_job(city.ctx, city.principal("acme-dev"), job_id)
@@ -33,32 +33,32 @@ def test_a_job_waits_for_budget_then_runs_and_its_hold_settles_into_the_charge(c
     run_cycle(city.ctx)
     assert jobs.get_job(city.ctx, city.principal("globex-dev"), other).job.state is JobState.PLACED
 
-    status = billing.set_budget(city.ctx, city.principal("admin"), "acme", Decimal("200"))
+    status = budgets.set_budget(city.ctx, city.principal("admin"), "acme", Decimal("200"))
     assert status.left == Decimal("200")
     run_cycle(city.ctx)
     assert jobs.get_job(city.ctx, city.principal("acme-dev"), job_id).job.state is JobState.PLACED
-    status = billing.budget_status(city.ctx, city.principal("acme-dev"), "acme")
+    status = budgets.budget_status(city.ctx, city.principal("acme-dev"), "acme")
     assert (status.held, status.charged, status.left) == (Decimal("144.00"), Decimal("0.00"), Decimal("56.00"))
 
     (lease,) = [a for a in agents.lease(city.ctx, city.agent("gpu"), 10) if a.job_id == job_id]
     report(city, lease.attempt_id, "running")
     report(city, lease.attempt_id, "succeeded", exit_code=0)
-    assert billing.budget_status(city.ctx, city.principal("acme-dev"), "acme").held == Decimal(
+    assert budgets.budget_status(city.ctx, city.principal("acme-dev"), "acme").held == Decimal(
         "144.00"
     )  # until metered
     use(city, lease.attempt_id)  # half an hour: 72.00
-    status = billing.budget_status(city.ctx, city.principal("acme-dev"), "acme")
+    status = budgets.budget_status(city.ctx, city.principal("acme-dev"), "acme")
     assert (status.held, status.charged, status.left) == (Decimal("0.00"), Decimal("72.00"), Decimal("128.00"))
 
 
 def test_only_the_tenant_admins_and_city_admins_set_a_budget(city: City):
     with pytest.raises(Forbidden):
-        billing.set_budget(city.ctx, city.principal("acme-dev"), "acme", Decimal("1"))
+        budgets.set_budget(city.ctx, city.principal("acme-dev"), "acme", Decimal("1"))
     with pytest.raises(NotFound):
-        billing.set_budget(city.ctx, city.principal("globex-admin"), "acme", Decimal("1"))
+        budgets.set_budget(city.ctx, city.principal("globex-admin"), "acme", Decimal("1"))
     with pytest.raises(NotFound):
-        billing.budget_status(city.ctx, city.principal("globex-dev"), "acme")
-    assert billing.budget_status(city.ctx, city.principal("auditor"), "acme").monthly_budget is None
+        budgets.budget_status(city.ctx, city.principal("globex-dev"), "acme")
+    assert budgets.budget_status(city.ctx, city.principal("auditor"), "acme").monthly_budget is None
 
 
 def test_budget_api_validates_and_clears(api, city: City):

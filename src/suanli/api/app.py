@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from suanli import __version__
 from suanli.api import errors
-from suanli.api.routers import agent, centres, documents, health, jobs, ledger, tenants
+from suanli.api.routers import agent, budgets, centres, documents, health, jobs, ledger, tenants
 from suanli.api.routers import vouchers as voucher_routes
 from suanli.service import vouchers
 from suanli.service.context import Context
@@ -43,7 +43,7 @@ def create_app(ctx: Context, *, run_scheduler: bool | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.state.scheduler = None
     errors.install(app)
-    for module in (health, tenants, centres, jobs, ledger, documents, voucher_routes, agent):
+    for module in (health, tenants, centres, jobs, ledger, budgets, documents, voucher_routes, agent):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from suanli.api.dto import In, money
 from suanli.billing.verify import VerifyReport
 from suanli.domain.ledger import Entry, EntryKind
-from suanli.service.billing import BudgetStatus, TenantAccount
+from suanli.service.billing import TenantAccount
+from suanli.service.budgets import BudgetStatus
 
 
 class PostingOut(BaseModel):
@@ -120,6 +121,7 @@ class BudgetIn(In):
 
 class BudgetOut(BaseModel):
     tenant_id: str
+    project: str | None = Field(None, description="the project this budget caps (null: the tenant's own budget)")
     monthly_budget: str | None
     month_start: datetime
     charged: str = Field(description="usage charged this month")
@@ -130,6 +132,7 @@ class BudgetOut(BaseModel):
     def of(cls, b: BudgetStatus) -> BudgetOut:
         return cls(
             tenant_id=b.tenant_id,
+            project=b.project,
             monthly_budget=money(b.monthly_budget),
             month_start=b.month_start,
             charged=money(b.charged) or "0",

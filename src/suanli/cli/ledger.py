@@ -66,25 +66,37 @@ def register(
     @app.command()
     def budget(
         tenant: Annotated[str | None, typer.Argument(help="tenant id or name (default: your own)")] = None,
+        project: Annotated[str | None, typer.Option(help="a project's budget instead of the tenant's")] = None,
+        projects: Annotated[bool, typer.Option("--projects", help="list the projects' budgets")] = False,
         set_to: Annotated[str | None, typer.Option("--set", help='new monthly budget in CNY, e.g. "5000"')] = None,
         clear: Annotated[bool, typer.Option("--clear", help="remove the monthly budget (no cap)")] = False,
         server: Server = None,
         token: Token = None,
     ) -> None:
-        """A tenant's monthly budget: charged, held for running jobs, and left; --set or --clear changes it."""
+        """A monthly budget (the tenant's, or a project's with --project): charged, held for jobs placed, and
+        left; --set or --clear changes it; --projects lists every project's."""
         c = client(server, token)
         try:
             name = tenant or c.me()["tenant"]["id"]
-            b = c.set_budget(name, None if clear else set_to) if set_to is not None or clear else c.budget(name)
+            if projects:
+                rows = c.project_budgets(name)
+            elif set_to is not None or clear:
+                rows = [c.set_budget(name, None if clear else set_to, project)]
+            else:
+                rows = [c.budget(name, project)]
         except ApiError as exc:
             explain(exc)
-        if b["monthly_budget"] is None:
-            out.print(f"no monthly budget (no cap); charged this month: {b['charged']} CNY")
-            return
-        out.print(
-            f"monthly budget {b['monthly_budget']} CNY: charged {b['charged']}, held for jobs placed {b['held']}, "
-            f"left {b['left']}"
-        )
+        if projects and not rows:
+            out.print("no project has a budget or spending this month")
+        for b in rows:
+            whose = f"project {b['project']}: " if b.get("project") else ""
+            if b["monthly_budget"] is None:
+                out.print(f"{whose}no monthly budget (no cap); charged this month: {b['charged']} CNY")
+                continue
+            out.print(
+                f"{whose}monthly budget {b['monthly_budget']} CNY: charged {b['charged']}, held for jobs placed "
+                f"{b['held']}, left {b['left']}"
+            )
 
     @ledger.command("entries")
     def list_entries(

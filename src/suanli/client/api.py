@@ -159,12 +159,20 @@ class SuanliClient:
         path = f"/v1/ledger/entries/{entry_id}/reversal"
         return self.request("POST", path, json={"reason": reason})  # type: ignore[no-any-return]
 
-    def budget(self, tenant: str) -> dict[str, Any]:
-        return self.request("GET", f"/v1/tenants/{tenant}/budget")  # type: ignore[no-any-return]
+    def budget(self, tenant: str, project: str | None = None) -> dict[str, Any]:
+        """A tenant's monthly budget, or one of its projects'."""
+        return self.request("GET", _budget_path(tenant, project))  # type: ignore[no-any-return]
 
-    def set_budget(self, tenant: str, monthly_budget: str | None) -> dict[str, Any]:
+    def set_budget(self, tenant: str, monthly_budget: str | None, project: str | None = None) -> dict[str, Any]:
         body = {"monthly_budget": monthly_budget}
-        return self.request("PUT", f"/v1/tenants/{tenant}/budget", json=body)  # type: ignore[no-any-return]
+        return self.request("PUT", _budget_path(tenant, project), json=body)  # type: ignore[no-any-return]
+
+    def project_budgets(self, tenant: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/v1/tenants/{tenant}/projects")  # type: ignore[no-any-return]
+
+
+def _budget_path(tenant: str, project: str | None) -> str:
+    return f"/v1/tenants/{tenant}/projects/{project}/budget" if project else f"/v1/tenants/{tenant}/budget"
 
 
 def _raise_for(response: httpx.Response) -> None:

@@ -11,7 +11,7 @@ from decimal import ROUND_CEILING, Decimal
 from suanli.scheduling import fit
 from suanli.scheduling.capacity import Hold, PoolFree, Reservation, Timeline
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
-from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
+from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot, budget_keys
 
 
 def shape_of(job: PendingJob) -> Hashable:
@@ -113,18 +113,22 @@ class Cycle:
         return len(self._stuck)
 
     def affordable(self, job: PendingJob, pool: PoolState) -> bool:
-        """False if the worst-case cost of the job on this pool is more than its tenant has left this month."""
-        left = self.budgets.get(job.tenant_id)
-        if left is None:
-            return True
-        need = hold_amount(job, pool)
-        if need <= left:
-            return True
-        self.over_budget[job.job_id] = (
-            f"waiting: budget: the worst case (max_runtime x price) is ¥{need:.2f} on {pool.label}; "
-            f"¥{max(left, Decimal(0)):.2f} of the tenant's monthly budget is left"
-        )
-        return False
+        """False if the worst-case cost of the job on this pool is more than its tenant, or its project, has left
+        this month."""
+        need: Decimal | None = None
+        for key in budget_keys(job):
+            left = self.budgets.get(key)
+            if left is None:
+                continue
+            need = hold_amount(job, pool) if need is None else need
+            if need > left:
+                whose = f"project {job.project}'s" if key != job.tenant_id else "the tenant's"
+                self.over_budget[job.job_id] = (
+                    f"waiting: budget: the worst case (max_runtime x price) is ¥{need:.2f} on {pool.label}; "
+                    f"¥{max(left, Decimal(0)):.2f} of {whose} monthly budget is left"
+                )
+                return False
+        return True
 
     def fit_now(self, job: PendingJob, pool: PoolState) -> tuple[int, ...] | None:
         if self.budgets and not self.affordable(job, pool):
@@ -200,8 +204,9 @@ class Cycle:
         price = pool.price_for(job.preemptible)
         assert price is not None
         hold = hold_amount(job, pool)
-        if job.tenant_id in self.budgets:
-            self.budgets[job.tenant_id] -= hold
+        for key in budget_keys(job):
+            if key in self.budgets:
+                self.budgets[key] -= hold
         self.over_budget.pop(job.job_id, None)
         placement = Placement(
             job.job_id,

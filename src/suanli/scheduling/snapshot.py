@@ -84,7 +84,8 @@ class Snapshot:
     pools: tuple[PoolState, ...]
     running: tuple[RunningJob, ...] = ()
     tenants: Mapping[str, TenantShare] = field(default_factory=dict)  # fair-share inputs, by tenant id
-    budgets: Mapping[str, Decimal] = field(default_factory=dict)  # budget left this month; absent: no cap
+    # budget left this month, by `budget_key` (a tenant's, or one of its projects'); absent: no cap
+    budgets: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,18 @@ class PendingJob:
     name: str = ""
     max_runtime_s: int = 86400
     estimates: dict[str, float] = field(default_factory=dict)  # expected seconds per accelerator model
+    project: str = ""  # the tenant's project it is charged to ("" for none)
     submitted_ts: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "submitted_ts", self.submitted_at.timestamp())
+
+
+def budget_key(tenant_id: str, project: str = "") -> str:
+    """The key of a tenant's monthly budget, or of one of its projects' (`<tenant>/<project>`)."""
+    return f"{tenant_id}/{project}" if project else tenant_id
+
+
+def budget_keys(job: PendingJob) -> tuple[str, ...]:
+    """Every budget a job's cost counts against: its tenant's and, if it names one, its project's."""
+    return (job.tenant_id, budget_key(job.tenant_id, job.project)) if job.project else (job.tenant_id,)

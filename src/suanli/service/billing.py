@@ -8,12 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from suanli.billing.budget import HOLD_GRACE, budget_left, month_start
 from suanli.billing.rating import Metered, Rated, rate, usage_entry
 from suanli.billing.verify import VerifyReport, check_balanced, check_charges, check_vouchers
 from suanli.domain.accelerators import Catalogue
 from suanli.domain.centres import PriceUnit
-from suanli.domain.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from suanli.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from suanli.domain.ids import new_id
 from suanli.domain.jobs.model import Attempt
 from suanli.domain.ledger import (
@@ -352,55 +351,3 @@ def _all_claims(uow: UnitOfWork) -> list[Claim]:
         if len(page) < PAGE:
             break
     return out
-
-
-# ------------------------------------------------------------------------------------------ budgets
-
-
-def budgets_left(uow: UnitOfWork, now: datetime) -> dict[str, Decimal]:
-    """For each tenant with a monthly budget: what it may still commit (the scheduler holds each job's
-    worst case against it). Tenants without a budget are absent: nothing caps them."""
-    capped = {t.id: t.monthly_budget for t in uow.tenants.list() if t.monthly_budget is not None}
-    if not capped:
-        return {}
-    ids = list(capped)
-    charged = uow.ledger.usage_charged_since(ids, month_start(now))
-    held = uow.attempts.open_holds(ids, now - HOLD_GRACE)
-    return {t: budget_left(cap, charged.get(t, ZERO), held.get(t, ZERO)) for t, cap in capped.items()}
-
-
-@dataclass(frozen=True)
-class BudgetStatus:
-    tenant_id: str
-    monthly_budget: Decimal | None
-    month_start: datetime
-    charged: Decimal  # usage charged this month
-    held: Decimal  # worst cases held for jobs placed and not yet charged
-    left: Decimal | None  # what may still be committed (None: no cap)
-
-
-def budget_status(ctx: Context, principal: Principal, tenant_ref: str) -> BudgetStatus:
-    require_user(principal)
-    now = ctx.clock.now()
-    with ctx.store.uow() as uow:
-        tenant = tenant_by_ref(uow, tenant_ref)
-        visible_tenant(principal, tenant.id)
-        start = month_start(now)
-        charged = uow.ledger.usage_charged_since([tenant.id], start).get(tenant.id, ZERO)
-        held = uow.attempts.open_holds([tenant.id], now - HOLD_GRACE).get(tenant.id, ZERO)
-    cap = tenant.monthly_budget
-    left = budget_left(cap, charged, held) if cap is not None else None
-    return BudgetStatus(tenant.id, cap, start, charged, held, left)
-
-
-def set_budget(ctx: Context, principal: Principal, tenant_ref: str, monthly_budget: Decimal | None) -> BudgetStatus:
-    """Set (or with None remove) a tenant's monthly spending cap: its own tenant admins, or city admins.
-    Jobs already placed keep running; new placements are held against the new cap from the next cycle."""
-    require_user(principal)
-    with ctx.store.uow() as uow:
-        tenant = tenant_by_ref(uow, tenant_ref)
-        visible_tenant(principal, tenant.id)
-        if not principal.can_manage_tenant(tenant.id):
-            raise Forbidden("only the tenant's admins or a city admin set its budget")
-        uow.tenants.update(replace(tenant, monthly_budget=monthly_budget))
-    return budget_status(ctx, principal, tenant.id)

@@ -174,6 +174,7 @@ class SchedulerCache:
             name=job.name,
             max_runtime_s=spec.max_runtime,
             estimates=estimate(job.tenant_id, job.name, spec.max_runtime, models, self.speeds, self.history),
+            project=spec.project or "",
         )
 
     def _running(self, job: Job, attempt: Attempt) -> RunningJob:

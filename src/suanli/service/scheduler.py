@@ -20,7 +20,7 @@ from suanli.domain.jobs.states import JobState
 from suanli.ports import UnitOfWork
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
-from suanli.service.billing import budgets_left
+from suanli.service.budgets import budgets_left
 from suanli.service.cache import SchedulerCache
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context

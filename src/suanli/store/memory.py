@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -53,6 +53,7 @@ class MemoryData:
     ledger: dict[str, Entry] = field(default_factory=dict)
     ledger_refs: dict[str, str] = field(default_factory=dict)  # reference -> entry id
     reversals: dict[str, str] = field(default_factory=dict)  # reversed entry id -> its reversal's id
+    project_budgets: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     vouchers: VoucherData = field(default_factory=VoucherData)
 
 
@@ -73,6 +74,18 @@ class MemTenantRepo(_Repo):
     def update(self, tenant: Tenant) -> None:
         if tenant.id in self.d.tenants:
             _put(self.j, self.d.tenants, tenant.id, replace(tenant, name=self.d.tenants[tenant.id].name))
+
+    def project_budgets(self, tenant_ids: Sequence[str] | None = None) -> dict[tuple[str, str], Decimal]:
+        wanted = None if tenant_ids is None else set(tenant_ids)
+        return {k: v for k, v in self.d.project_budgets.items() if wanted is None or k[0] in wanted}
+
+    def set_project_budget(self, tenant_id: str, project: str, monthly_budget: Decimal | None, at: datetime) -> None:
+        key = (tenant_id, project)
+        if monthly_budget is not None:
+            _put(self.j, self.d.project_budgets, key, monthly_budget)
+        elif key in self.d.project_budgets:
+            old = self.d.project_budgets.pop(key)
+            self.j.record(lambda: self.d.project_budgets.__setitem__(key, old))
 
 
 class MemUserRepo(_Repo):
@@ -378,8 +391,21 @@ class MemAttemptRepo(_Repo):
         return [a for a in attempts if centre_id is None or a.centre_id == centre_id]
 
     def open_holds(self, tenant_ids: Sequence[str], ended_after: datetime) -> dict[str, Decimal]:
-        wanted = set(tenant_ids)
         out: dict[str, Decimal] = {}
+        for job, hold in self._holds(tenant_ids, ended_after):
+            out[job.tenant_id] = out.get(job.tenant_id, Decimal(0)) + hold
+        return out
+
+    def open_holds_by_project(self, tenant_ids: Sequence[str], ended_after: datetime) -> dict[tuple[str, str], Decimal]:
+        out: dict[tuple[str, str], Decimal] = {}
+        for job, hold in self._holds(tenant_ids, ended_after):
+            if job.spec.project:
+                key = (job.tenant_id, job.spec.project)
+                out[key] = out.get(key, Decimal(0)) + hold
+        return out
+
+    def _holds(self, tenant_ids: Sequence[str], ended_after: datetime) -> Iterator[tuple[Job, Decimal]]:
+        wanted = set(tenant_ids)
         for a in self.d.attempts.values():
             if not a.hold:
                 continue
@@ -388,8 +414,7 @@ class MemAttemptRepo(_Repo):
                 continue
             ended_unmetered = a.ended_at is not None and a.ended_at >= ended_after and a.id not in self.d.usage
             if a.state in HOLDS_CAPACITY or ended_unmetered:
-                out[job.tenant_id] = out.get(job.tenant_id, Decimal(0)) + a.hold
-        return out
+                yield job, a.hold
 
     def update(self, attempt: Attempt) -> None:
         old = self.d.attempts.get(attempt.id)

@@ -71,6 +71,20 @@ class MemLedgerRepo(_Repo):
                     out[wanted[p.account]] = out.get(wanted[p.account], ZERO) + p.amount
         return out
 
+    def usage_charged_by_project(self, tenant_ids: Sequence[str], since: datetime) -> dict[tuple[str, str], Decimal]:
+        wanted = {tenant_receivable(t): t for t in tenant_ids}
+        out: dict[tuple[str, str], Decimal] = {}
+        for e in self.d.ledger.values():
+            attempt = self.d.attempts.get(e.attempt_id or "")
+            job = self.d.jobs.get(attempt.job_id) if attempt else None
+            if job is None or not job.spec.project or e.occurred_at < since:
+                continue
+            for p in e.postings:
+                if p.account in wanted:
+                    key = (wanted[p.account], job.spec.project)
+                    out[key] = out.get(key, ZERO) + p.amount
+        return out
+
     def unbalanced(self) -> list[tuple[str, Decimal]]:
         sums = ((e.id, sum((p.amount for p in e.postings), ZERO)) for e in self.d.ledger.values())
         return [(i, t) for i, t in sums if t != 0]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -97,6 +98,7 @@ class SqlJobRepo:
             idempotency_key=job.idempotency_key,
             version=job.version,
             shape=job.shape,
+            project=job.spec.project,
             **_job_values(job),
         )
         try:
@@ -269,10 +271,28 @@ class SqlAttemptRepo:
         and whose usage has not arrived yet (so a hold is never dropped before its charge lands)."""
         if not tenant_ids:
             return {}
+        out: dict[str, Decimal] = {}
+        for tenant, hold in self.s.execute(
+            self._holds(select(JobRow.tenant_id, AttemptRow.hold), tenant_ids, ended_after)
+        ):
+            if hold:
+                out[tenant] = out.get(tenant, Decimal(0)) + hold
+        return out
+
+    def open_holds_by_project(self, tenant_ids: Sequence[str], ended_after: datetime) -> dict[tuple[str, str], Decimal]:
+        if not tenant_ids:
+            return {}
+        q = self._holds(select(JobRow.tenant_id, JobRow.project, AttemptRow.hold), tenant_ids, ended_after)
+        out: dict[tuple[str, str], Decimal] = {}
+        for tenant, project, hold in self.s.execute(q.where(JobRow.project.is_not(None))):
+            if hold:
+                out[(tenant, project)] = out.get((tenant, project), Decimal(0)) + hold
+        return out
+
+    def _holds(self, q: Select[Any], tenant_ids: Sequence[str], ended_after: datetime) -> Select[Any]:
         active = [s.value for s in HOLDS_CAPACITY]
-        q = (
-            select(JobRow.tenant_id, AttemptRow.hold)
-            .join(JobRow, JobRow.id == AttemptRow.job_id)
+        return (
+            q.join(JobRow, JobRow.id == AttemptRow.job_id)
             .outerjoin(UsageRow, UsageRow.attempt_id == AttemptRow.id)
             .where(JobRow.tenant_id.in_(list(tenant_ids)))
             .where(
@@ -282,11 +302,6 @@ class SqlAttemptRepo:
                 )
             )
         )
-        out: dict[str, Decimal] = {}
-        for tenant, hold in self.s.execute(q):
-            if hold:
-                out[tenant] = out.get(tenant, Decimal(0)) + hold
-        return out
 
     def update(self, attempt: Attempt) -> None:
         self.s.execute(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from suanli.domain.ledger import Entry, EntryKind, Posting, check_postings, tenant_receivable
 from suanli.ports import EntryFilter
-from suanli.store.tables import LedgerEntryRow, LedgerPostingRow
+from suanli.store.tables import AttemptRow, JobRow, LedgerEntryRow, LedgerPostingRow
 
 _FEN = Decimal("0.01")
 
@@ -141,6 +141,22 @@ class SqlLedgerRepo:
             .group_by(LedgerPostingRow.account)
         )
         return {accounts[a]: from_fen_int(int(t)) for a, t in self.s.execute(q)}
+
+    def usage_charged_by_project(self, tenant_ids: Sequence[str], since: datetime) -> dict[tuple[str, str], Decimal]:
+        if not tenant_ids:
+            return {}
+        accounts = {tenant_receivable(t): t for t in tenant_ids}
+        q = (
+            select(LedgerPostingRow.account, JobRow.project, func.sum(LedgerPostingRow.amount_fen))
+            .join(LedgerEntryRow, LedgerEntryRow.id == LedgerPostingRow.entry_id)
+            .join(AttemptRow, AttemptRow.id == LedgerEntryRow.attempt_id)
+            .join(JobRow, JobRow.id == AttemptRow.job_id)
+            .where(LedgerPostingRow.account.in_(list(accounts)))
+            .where(JobRow.project.is_not(None))
+            .where(LedgerEntryRow.occurred_at >= since)
+            .group_by(LedgerPostingRow.account, JobRow.project)
+        )
+        return {(accounts[a], p): from_fen_int(int(t)) for a, p, t in self.s.execute(q)}
 
     def unbalanced(self) -> list[tuple[str, Decimal]]:
         q = (

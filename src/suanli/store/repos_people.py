@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +14,7 @@ from suanli.domain.accelerators import AcceleratorModel, Stack
 from suanli.domain.errors import AlreadyExists
 from suanli.domain.money import FEN
 from suanli.domain.tenants import ApiToken, Role, Tenant, TenantKind, TenantStatus, User, UserStatus
-from suanli.store.tables import AcceleratorModelRow, ApiTokenRow, TenantRow, UserRow
+from suanli.store.tables import AcceleratorModelRow, ApiTokenRow, ProjectBudgetRow, TenantRow, UserRow
 
 
 def insert(session: Session, row: object, what: str, field: str | None = None) -> None:
@@ -58,6 +60,25 @@ def _voucher_fields(tenant: Tenant) -> dict[str, object]:
 class SqlTenantRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
+
+    def project_budgets(self, tenant_ids: Sequence[str] | None = None) -> dict[tuple[str, str], Decimal]:
+        q = select(ProjectBudgetRow)
+        if tenant_ids is not None:
+            q = q.where(ProjectBudgetRow.tenant_id.in_(list(tenant_ids)))
+        return {(r.tenant_id, r.project): r.monthly_budget.quantize(FEN) for r in self.s.scalars(q)}
+
+    def set_project_budget(self, tenant_id: str, project: str, monthly_budget: Decimal | None, at: datetime) -> None:
+        row = self.s.get(ProjectBudgetRow, (tenant_id, project))
+        if monthly_budget is None:
+            if row is not None:
+                self.s.delete(row)
+        elif row is None:
+            self.s.add(
+                ProjectBudgetRow(tenant_id=tenant_id, project=project, monthly_budget=monthly_budget, updated_at=at)
+            )
+        else:
+            row.monthly_budget, row.updated_at = monthly_budget, at
+        self.s.flush()
 
     def add(self, tenant: Tenant) -> None:
         row = TenantRow(

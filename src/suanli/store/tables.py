@@ -61,6 +61,16 @@ class TenantRow(Base):
     related_parties: Mapped[list[str] | None] = mapped_column(JSONType)
 
 
+class ProjectBudgetRow(Base):
+    """A monthly spending cap on one of a tenant's projects."""
+
+    __tablename__ = "project_budgets"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    project: Mapped[str] = mapped_column(String(63), primary_key=True)
+    monthly_budget: Mapped[Decimal] = mapped_column(ExactDecimal())
+    updated_at: Mapped[datetime]
+
+
 class UserRow(Base):
     __tablename__ = "users"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -153,6 +163,7 @@ class JobRow(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
         Index("ix_jobs_tenant_id_id", "tenant_id", "id"),
+        Index("ix_jobs_tenant_id_project", "tenant_id", "project"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
@@ -176,6 +187,7 @@ class JobRow(Base):
     pending_reasons: Mapped[dict[str, Any]]  # {"reasons": [...]}
     version: Mapped[int] = mapped_column(Integer)
     shape: Mapped[str] = mapped_column(String(32), index=True, server_default="")
+    project: Mapped[str | None] = mapped_column(String(63))
 
 
 class WaitReasonRow(Base):

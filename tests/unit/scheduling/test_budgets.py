@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -59,3 +60,28 @@ def test_a_cheaper_pool_within_budget_is_used():
 def test_no_budget_means_no_cap():
     result = decide(Snapshot((pool("a100", price="10"),)), [job("j", per_node=8, max_runtime=100 * HOUR)], "suanli", T0)
     assert len(result.placements) == 1 and result.placements[0].hold == Decimal("8000.00")
+
+
+@pytest.mark.parametrize("policy", policy_names())
+def test_a_projects_budget_caps_its_jobs_and_the_tenants_caps_them_all(policy: str):
+    budgets = {"t": Decimal("200"), "t/vision": Decimal("50")}  # 40.00 per job below
+    snapshot = Snapshot((pool("a100", price="10"),), budgets=budgets)
+    jobs = [
+        replace(job("v1", per_node=4, max_runtime=HOUR, tenant="t", age=50), project="vision"),
+        replace(job("v2", per_node=4, max_runtime=HOUR, tenant="t", age=40), project="vision"),  # 80 > 50
+        replace(job("n1", per_node=4, max_runtime=HOUR, tenant="t", age=30), project="nlp"),  # no project cap
+        replace(job("n2", per_node=4, max_runtime=HOUR, tenant="u", age=20), project="vision"),  # another tenant's
+    ]
+    result = decide(snapshot, jobs, policy, T0)
+    assert sorted(p.job_id for p in result.placements) == ["n1", "n2", "v1"]
+    assert "project vision's monthly budget" in result.notes["v2"] and "¥10.00" in result.notes["v2"]
+
+
+def test_the_tenants_budget_still_binds_a_project_with_room():
+    snapshot = Snapshot((pool("a100", price="10"),), budgets={"t": Decimal("60"), "t/vision": Decimal("500")})
+    jobs = [
+        replace(job(f"v{i}", per_node=4, max_runtime=HOUR, tenant="t", age=9 - i), project="vision") for i in (1, 2)
+    ]
+    result = decide(snapshot, jobs, "suanli", T0)
+    assert [p.job_id for p in result.placements] == ["v1"]
+    assert "the tenant's monthly budget" in result.notes["v2"]

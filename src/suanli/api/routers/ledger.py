@@ -10,8 +10,6 @@ from fastapi import APIRouter, Query, Response, status
 from suanli.api.deps import Caller, Ctx
 from suanli.api.dto_billing import (
     AccountOut,
-    BudgetIn,
-    BudgetOut,
     EntryOut,
     EntryPage,
     MoneyIn,
@@ -115,14 +113,3 @@ def balances(ctx: Ctx, caller: Caller, prefix: str = "") -> dict[str, str]:
 @router.get("/ledger/verify", summary="Prove the books balance and every usage record is charged exactly once")
 def verify(ctx: Ctx, caller: Caller) -> VerifyOut:
     return VerifyOut.of(billing.verify_ledger(ctx, caller))
-
-
-@router.get("/tenants/{tenant_id}/budget", summary="A tenant's monthly budget: charged, held and left")
-def get_budget(tenant_id: str, ctx: Ctx, caller: Caller) -> BudgetOut:
-    return BudgetOut.of(billing.budget_status(ctx, caller, tenant_id))
-
-
-@router.put("/tenants/{tenant_id}/budget", summary="Set or remove a tenant's monthly budget (its admins, city admins)")
-def put_budget(tenant_id: str, body: BudgetIn, ctx: Ctx, caller: Caller) -> BudgetOut:
-    cap = None if body.monthly_budget is None else parse_money(body.monthly_budget, "monthly_budget", quantum=FEN)
-    return BudgetOut.of(billing.set_budget(ctx, caller, tenant_id, cap))

@@ -120,6 +120,7 @@ class RetryPolicy(_Strict):
 
 class JobSpec(_Strict):
     name: str
+    project: str | None = Field(default=None, description="the tenant's project it is charged to (project budgets)")
     kind: JobKind = JobKind.TRAIN
     num_nodes: int = Field(default=1, ge=1, le=256)
     resources: Resources = Resources()
@@ -138,6 +139,13 @@ class JobSpec(_Strict):
     @classmethod
     def _name(cls, value: str) -> str:
         if not NAME_RE.match(value):
+            raise ValueError("1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return value
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_RE.match(value):
             raise ValueError("1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         return value
 
