@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from suanli.billing.invoice import to_csv, to_html
 from suanli.domain.errors import Forbidden, InvalidInput, NotFound
 from suanli.domain.jobs.states import JobState
-from suanli.service import agents, budgets, jobs
+from suanli.service import agents, budgets, invoices, jobs
 from suanli.service.scheduler import run_cycle
 from tests.conftest import City
 from tests.integration.conftest import bearer
@@ -50,6 +51,9 @@ def test_a_projects_budget_holds_its_jobs_and_settles_into_the_charges(city: Cit
     use(city, lease.attempt_id)  # half an hour: 72.00 charged, the hold released
     status = budgets.project_budget(city.ctx, city.principal("acme-dev"), "acme", "vision")
     assert (status.held, status.charged, status.left) == (D("0.00"), D("72.00"), D("128.00"))
+    invoice = invoices.tenant_invoice(city.ctx, city.principal("acme-admin"), "acme", "2026-11")
+    assert invoice.by_project() == [("vision", D("72.00"))] and invoice.charges[0].project == "vision"
+    assert "按项目 By project" in to_html(invoice) and ",vision\n" in to_csv(invoice)
     run_cycle(city.ctx)
     assert state(city, second) is JobState.QUEUED  # 128.00 left < 144.00
     budgets.set_project_budget(city.ctx, city.principal("admin"), "acme", "vision", D("300"))

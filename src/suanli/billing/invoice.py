@@ -43,6 +43,7 @@ class ChargeLine:
     unit: str  # accelerator_hour | core_hour
     price: Decimal
     amount: Decimal  # what the tenant owes for it (a reversal is negative)
+    project: str = ""  # the tenant's project the job was charged to ("" for none)
 
 
 @dataclass(frozen=True)
@@ -87,18 +88,27 @@ class Invoice:
     def closing(self) -> Decimal:
         return self.opening + self.charged - self.subsidised - self.paid + self.adjusted
 
+    def by_project(self) -> list[tuple[str, Decimal]]:
+        """Charges per project ("" for jobs that name none), when any job named one."""
+        totals: dict[str, Decimal] = {}
+        for c in self.charges:
+            totals[c.project] = totals.get(c.project, ZERO) + c.amount
+        return sorted(totals.items()) if any(totals) else []
+
 
 def to_csv(invoice: Invoice) -> str:
     """One row per line, then the totals; amounts in CNY with two decimals, times in the city's time."""
     rows: list[list[object]] = [
         ["section", "time", "entry", "job", "attempt", "centre", "pool", "model", "quantity", "unit", "price_cny",
-         "amount_cny", "memo"]
+         "amount_cny", "memo", "project"]
     ]  # fmt: skip
     for c in invoice.charges:
         rows.append(["charge", local(c.at), c.entry_id, c.job_id, c.attempt_id, c.centre, c.pool, c.model,
-                     f"{c.quantity:f}", c.unit, money(c.price), money(c.amount), ""])  # fmt: skip
+                     f"{c.quantity:f}", c.unit, money(c.price), money(c.amount), "", c.project])  # fmt: skip
     for o in invoice.others:
-        rows.append([o.kind, local(o.at), o.entry_id, "", "", "", "", "", "", "", "", money(o.amount), o.memo])
+        rows.append([o.kind, local(o.at), o.entry_id, "", "", "", "", "", "", "", "", money(o.amount), o.memo, ""])
+    for project, amount in invoice.by_project():
+        rows.append(["project", "", "", "", "", "", "", "", "", "", "", money(amount), "", project or "-"])
     for name, value in (
         ("opening_balance", invoice.opening),
         ("charged", invoice.charged),
@@ -107,7 +117,7 @@ def to_csv(invoice: Invoice) -> str:
         ("adjustments", invoice.adjusted),
         ("closing_balance", invoice.closing),
     ):
-        rows.append(["total", "", "", "", "", "", "", "", "", "", "", money(value), name])
+        rows.append(["total", "", "", "", "", "", "", "", "", "", "", money(value), name, ""])
     return csv_text(rows)
 
 
@@ -139,6 +149,11 @@ def to_html(invoice: Invoice) -> str:
             ("期末应付 Balance due", invoice.closing),
         )
     )
+    sections = [("费用明细 Charges", charges), ("抵扣与付款 Deductions and payments", others)]
+    if invoice.by_project():
+        rows = ([project or "-", money(amount)] for project, amount in invoice.by_project())
+        sections.append(("按项目 By project", table(["项目 Project", "金额 Amount"], rows, numeric=(1,))))
+    sections.append(("合计 Totals", totals))
     name, month = esc(invoice.tenant_name), esc(invoice.month)
     intro = (
         f"客户 Tenant: <b>{name}</b> ({esc(invoice.tenant_id)}) · 账期 Month: <b>{month}</b>"
@@ -148,5 +163,5 @@ def to_html(invoice: Invoice) -> str:
         f"算力服务月度账单 Compute invoice {month} — {name}",
         "算力服务月度账单 Compute invoice",
         intro,
-        (("费用明细 Charges", charges), ("抵扣与付款 Deductions and payments", others), ("合计 Totals", totals)),
+        sections,
     )

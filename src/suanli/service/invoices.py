@@ -42,10 +42,12 @@ def build_invoice(uow: UnitOfWork, tenant: Tenant, month: str, now: datetime) ->
             rated = rate_record(catalogue, record, attempt)
             centre, pool = labels.get(attempt.pool_id, (record.centre_id, attempt.pool_id))
             sign = Decimal(1) if entry.kind is EntryKind.USAGE else Decimal(-1)
+            job = uow.jobs.get(record.job_id)
             charges.append(
                 ChargeLine(
                     entry.occurred_at, entry.id, record.job_id, record.attempt_id, centre, pool, record.model,
                     sign * rated.quantity, rated.unit.value, rated.price, amount,
+                    (job.spec.project or "") if job else "",
                 )
             )  # fmt: skip
         else:

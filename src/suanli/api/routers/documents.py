@@ -53,9 +53,11 @@ def invoice_json(inv: Invoice) -> dict[str, Any]:
                 "unit": c.unit,
                 "price": money(c.price),
                 "amount": money(c.amount),
+                "project": c.project or None,
             }
             for c in inv.charges
         ],
+        "by_project": [{"project": p or None, "amount": money(a)} for p, a in inv.by_project()],
         "others": [
             {"at": o.at.isoformat(), "entry_id": o.entry_id, "kind": o.kind, "memo": o.memo, "amount": money(o.amount)}
             for o in inv.others
