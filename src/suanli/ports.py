@@ -269,6 +269,9 @@ class VoucherRepo(Protocol):
     def covered(self, entry_ids: Sequence[str]) -> set[str]:
         """Which of these usage entries an active line already covers."""
 
+    def covering(self, entry_id: str) -> str | None:
+        """The claim whose active line covers this usage entry, if any."""
+
     def lock_tenant(self, tenant_id: str) -> None:
         """Serialise a tenant's claims (and deductions) until the unit of work ends."""
 

@@ -1,5 +1,5 @@
-"""Property: whatever sequence of usage, payments, payment reversals, voucher applications (both modes),
-approvals, rejections, payouts and clawbacks happens, through the services as users would drive them, the
+"""Property: whatever sequence of usage, payments, payment reversals, usage refunds, voucher applications (both
+modes), approvals, rejections, payouts and clawbacks happens, through the services as users would drive them, the
 ledger balances, every usage record is charged once, and no programme budget, per-entity cap, per-claim cap or
 voucher face value is ever exceeded (`ledger verify` checks all of it from both sides)."""
 
@@ -17,7 +17,7 @@ from suanli.config import Settings
 from suanli.domain.errors import ClaimRefused, Conflict, InvalidInput
 from suanli.domain.ledger import EntryKind
 from suanli.ports import ClaimFilter, EntryFilter
-from suanli.service import agents, billing, jobs, voucher_review, vouchers
+from suanli.service import agents, billing, jobs, refunds, voucher_review, vouchers
 from suanli.service.agents import StateReport, UsageInput
 from suanli.service.billing import MoneyInput
 from suanli.service.context import Context
@@ -40,7 +40,8 @@ apply_ = st.tuples(
 decide = st.tuples(st.just("decide"), st.integers(0, 5), st.booleans())
 payout = st.tuples(st.just("payout"), st.integers(0, 5))
 clawback = st.tuples(st.just("clawback"), st.integers(0, 5), st.integers(1, 400))
-ops = st.lists(st.one_of(use, pay, unpay, apply_, apply_, decide, payout, clawback), min_size=4, max_size=16)
+refund = st.tuples(st.just("refund"), st.integers(0, 5), st.sampled_from([None, 10, 100, 500]))
+ops = st.lists(st.one_of(use, pay, unpay, apply_, apply_, decide, payout, clawback, refund), min_size=4, max_size=16)
 
 
 def new_city() -> City:
@@ -96,6 +97,11 @@ def step(city: City, op: tuple, n: int) -> None:  # type: ignore[type-arg]
                 voucher_review.payout(city.ctx, admin, pick.id, f"T-{n}")
             case ("clawback", _, amount) if pick is not None:
                 voucher_review.clawback(city.ctx, admin, pick.id, D(amount), "refund")
+            case ("refund", k, amount):
+                charges = billing.list_entries(city.ctx, admin, EntryFilter(kinds=(EntryKind.USAGE,)), 50, None)[0]
+                if charges:
+                    given = None if amount is None else D(amount)
+                    refunds.refund_usage(city.ctx, admin, charges[k % len(charges)].id, given, "refund")
     except (ClaimRefused, Conflict, InvalidInput):
         pass  # refused with a reason, and (as the check below proves) nothing changed that should not have
     except Exception as exc:  # a review step out of order, or by the wrong role: also a clean refusal

@@ -91,8 +91,8 @@ def test_a_month_of_usage_billing_and_both_voucher_programmes_reconcile(api: Tes
 
     # invoices: each tenant's month, its totals the ledger's
     acme_inv = ok(api.get(f"/v1/tenants/acme/invoices/{MONTH}", headers=bearer(city.tokens["acme-dev"])))
-    assert acme_inv["totals"] == {"opening": "0.00", "charged": "3440.00", "subsidised": "1720.00", "paid": "1720.00",
-                                  "adjusted": "0.00", "closing": "0.00"}  # fmt: skip
+    assert acme_inv["totals"] == {"opening": "0.00", "charged": "3440.00", "refunded": "0.00", "subsidised": "1720.00",
+                                  "paid": "1720.00", "adjusted": "0.00", "closing": "0.00"}  # fmt: skip
     globex_inv = ok(api.get(f"/v1/tenants/globex/invoices/{MONTH}", headers=globex))
     assert globex_inv["totals"]["charged"] == "108080.00" and globex_inv["totals"]["closing"] == "0.00"
     assert len(globex_inv["charges"]) == 3

@@ -67,6 +67,16 @@ class ReversalIn(In):
     reason: str = Field(max_length=500)
 
 
+class RefundIn(In):
+    amount: Any = Field(None, description='CNY to give back, e.g. "72.00"; omit to refund all that is left')
+    reason: str = Field(max_length=500)
+
+
+class RefundOut(BaseModel):
+    refund: EntryOut
+    clawback: EntryOut | None = Field(description="the voucher subsidy taken back with it, if the charge had one")
+
+
 class AccountOut(BaseModel):
     tenant_id: str
     balance: str = Field(description="owed to the platform now; negative: paid ahead")

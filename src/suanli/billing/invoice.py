@@ -80,13 +80,19 @@ class Invoice:
         return -sum((o.amount for o in self.others if o.kind == "payment"), ZERO)
 
     @property
+    def refunded(self) -> Decimal:
+        """Usage charges given back."""
+        return -sum((o.amount for o in self.others if o.kind == "refund"), ZERO)
+
+    @property
     def adjusted(self) -> Decimal:
         """Corrections of anything other than charges (e.g. a reversed payment)."""
-        return sum((o.amount for o in self.others if o.kind not in ("voucher", "clawback", "payment")), ZERO)
+        kinds = ("voucher", "clawback", "payment", "refund")
+        return sum((o.amount for o in self.others if o.kind not in kinds), ZERO)
 
     @property
     def closing(self) -> Decimal:
-        return self.opening + self.charged - self.subsidised - self.paid + self.adjusted
+        return self.opening + self.charged - self.refunded - self.subsidised - self.paid + self.adjusted
 
     def by_project(self) -> list[tuple[str, Decimal]]:
         """Charges per project ("" for jobs that name none), when any job named one."""
@@ -112,6 +118,7 @@ def to_csv(invoice: Invoice) -> str:
     for name, value in (
         ("opening_balance", invoice.opening),
         ("charged", invoice.charged),
+        ("refunds", invoice.refunded),
         ("voucher_deductions", invoice.subsidised),
         ("payments", invoice.paid),
         ("adjustments", invoice.adjusted),
@@ -143,6 +150,7 @@ def to_html(invoice: Invoice) -> str:
         (
             ("上期结余 Balance brought forward", invoice.opening),
             ("本期费用 Charges", invoice.charged),
+            ("退款 Refunds", -invoice.refunded),
             ("算力券抵扣 Voucher deductions", -invoice.subsidised),
             ("本期付款 Payments", -invoice.paid),
             ("调整 Adjustments", invoice.adjusted),

@@ -55,6 +55,19 @@ def check_charges(expected: Mapping[str, Decimal], charged: Mapping[str, tuple[i
     return findings
 
 
+def check_refunds(refunds: Mapping[str, Decimal], charges: Mapping[str, Decimal | None]) -> list[Finding]:
+    """`refunds`: per usage entry, the total refunded; `charges`: per usage entry, what it charged (None: the
+    refunded entry is missing or not a usage charge)."""
+    findings = []
+    for entry, total in refunds.items():
+        charge = charges.get(entry)
+        if charge is None:
+            findings.append(Finding("refund-of-usage", entry, "a refund of something that is not a usage charge"))
+        elif total > charge:
+            findings.append(Finding("refund-within-charge", entry, f"{total} CNY refunded of a {charge} CNY charge"))
+    return findings
+
+
 def check_vouchers(
     claims: Sequence[Claim],
     lines: Mapping[str, Sequence[ClaimLine]],

@@ -83,7 +83,8 @@ def register(
         out.print(table)
         t = body["totals"]
         out.print(
-            f"brought forward {t['opening']} + charges {t['charged']} - vouchers {t['subsidised']} "
+            f"brought forward {t['opening']} + charges {t['charged']} - refunds {t['refunded']} "
+            f"- vouchers {t['subsidised']} "
             f"- payments {t['paid']} + adjustments {t['adjusted']} = [bold]balance due {t['closing']}[/]"
         )
 

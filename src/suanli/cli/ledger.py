@@ -204,6 +204,25 @@ def register(
             explain(exc)
         out.print(f"{e['id']}: {e['memo']}")
 
+    @ledger.command("refund")
+    def refund(
+        entry_id: Annotated[str, typer.Argument(help="the usage entry (le_...) to refund")],
+        reason: Annotated[str, typer.Option(help="why (kept in the ledger)")],
+        amount: Annotated[
+            str | None, typer.Option(help='CNY to give back (default: all that is left), e.g. "72.00"')
+        ] = None,
+        server: Server = None,
+        token: Token = None,
+    ) -> None:
+        """Give back part or all of a usage charge (city admins); a voucher subsidy on it is clawed back."""
+        try:
+            r = client(server, token).refund(entry_id, reason, amount)
+        except ApiError as exc:
+            explain(exc)
+        out.print(f"{r['refund']['id']}: {r['refund']['memo']}")
+        if r["clawback"]:
+            out.print(f"{r['clawback']['id']}: {r['clawback']['memo']}")
+
 
 def _verify_direct() -> dict[str, Any]:
     """The check run on the server's host against its database, as the API would answer it."""

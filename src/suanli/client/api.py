@@ -159,6 +159,10 @@ class SuanliClient:
         path = f"/v1/ledger/entries/{entry_id}/reversal"
         return self.request("POST", path, json={"reason": reason})  # type: ignore[no-any-return]
 
+    def refund(self, entry_id: str, reason: str, amount: str | None = None) -> dict[str, Any]:
+        body = {"reason": reason, "amount": amount}
+        return self.request("POST", f"/v1/ledger/entries/{entry_id}/refund", json=body)  # type: ignore[no-any-return]
+
     def budget(self, tenant: str, project: str | None = None) -> dict[str, Any]:
         """A tenant's monthly budget, or one of its projects'."""
         return self.request("GET", _budget_path(tenant, project))  # type: ignore[no-any-return]

@@ -28,6 +28,7 @@ class EntryKind(StrEnum):
     VOUCHER = "voucher"  # a voucher subsidy granted (reimburse: on approval; deduct: as usage is metered)
     VOUCHER_PAYOUT = "voucher_payout"  # a programme paid what it granted (to the tenant, or to the platform)
     CLAWBACK = "clawback"  # a granted subsidy taken back (refund or fraud): a new, balancing entry
+    REFUND = "refund"  # part or all of a usage charge given back to the tenant, borne by the centre and platform
 
 
 class AccountKind(StrEnum):
@@ -152,3 +153,28 @@ def positive_amount(value: Decimal, field: str) -> Decimal:
     if value != value.quantize(FEN):
         raise InvalidInput([FieldError(field, "at most 2 decimal places (whole fen)")])
     return value.quantize(FEN)
+
+
+def refund_reference(usage_entry_id: str, n: int) -> str:
+    """The `n`th refund of a usage charge (several partial refunds may follow one charge)."""
+    return f"refund:{usage_entry_id}:{n}"
+
+
+def refunded_entry(refund: Entry) -> str:
+    """The usage entry a refund gives money back on."""
+    return refund.reference.split(":")[1]
+
+
+def refund_postings(usage: Entry, amount: Decimal) -> tuple[Posting, ...]:
+    """Postings giving `amount` of a usage charge back: each party of the charge gives back its share (the
+    centre's operator in proportion to what it was owed, the platform the rest), so the books stay balanced."""
+    tenant = next(p for p in usage.postings if p.account.startswith("tenant:"))
+    provider = next((p for p in usage.postings if p.account.startswith("provider:")), None)
+    provider_share = (-provider.amount * amount / tenant.amount).quantize(FEN) if provider else ZERO
+    parts = [(tenant.account, -amount)]
+    if provider is not None:
+        parts.append((provider.account, provider_share))
+    others = [p for p in usage.postings if p is not tenant and p is not provider]
+    if others:
+        parts.append((others[0].account, amount - provider_share))
+    return postings(*parts)

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from suanli.billing.rating import Metered, Rated, rate, usage_entry
-from suanli.billing.verify import VerifyReport, check_balanced, check_charges, check_vouchers
+from suanli.billing.verify import VerifyReport, check_balanced, check_charges, check_refunds, check_vouchers
 from suanli.domain.accelerators import Catalogue
 from suanli.domain.centres import PriceUnit
 from suanli.domain.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -24,6 +24,7 @@ from suanli.domain.ledger import (
     postings,
     programme_granted,
     provider_payable,
+    refunded_entry,
     reversal_postings,
     tenant_receivable,
 )
@@ -333,7 +334,17 @@ def verify_ledger(ctx: Context, principal: Principal | None = None, batch: int =
         funds = {pid: uow.vouchers.fund(pid) for pid, _ in programmes}
         booked = uow.ledger.balances("programme:")
         granted = {pid: booked.get(programme_granted(pid), ZERO) for pid in funds}
+        refunds: dict[str, Decimal] = {}
+        for e in all_entries(uow, EntryFilter(kinds=(EntryKind.REFUND,))):
+            usage = refunded_entry(e)
+            refunds[usage] = refunds.get(usage, ZERO) - e.amount_for(tenant_receivable(e.tenant_id or ""))
+        charges = {}
+        for usage_id in refunds:
+            usage_entry = uow.ledger.get(usage_id)
+            ok = usage_entry is not None and usage_entry.kind is EntryKind.USAGE
+            charges[usage_id] = usage_entry.amount_for(tenant_receivable(usage_entry.tenant_id or "")) if ok else None
     findings += check_charges(expected, charged)
+    findings += check_refunds(refunds, charges)
     findings += check_vouchers(claims, lines, programmes, funds, granted)
     return VerifyReport(
         entries_unbalanced=sum(1 for f in findings if f.rule == "balanced"),

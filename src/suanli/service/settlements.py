@@ -47,7 +47,7 @@ def provider_statement(ctx: Context, principal: Principal, centre_ref: str, mont
             if record is not None and attempt is not None:
                 rated = rate_record(catalogue, record, attempt)
                 gross = entry.amount_for(tenant_receivable(record.tenant_id))
-                sign = 1 if entry.kind is EntryKind.USAGE else -1
+                sign = {EntryKind.USAGE: 1, EntryKind.REFUND: 0}.get(entry.kind, -1)  # a refund gives money back
                 deliveries.append(
                     DeliveryLine(
                         entry.occurred_at, entry.id, tenants.get(record.tenant_id, record.tenant_id), record.job_id,

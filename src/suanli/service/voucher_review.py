@@ -210,30 +210,33 @@ def clawback(
         left = claim.granted - claim.clawed_back
         if amount > left:
             raise InvalidInput([FieldError("amount", f"at most {left} CNY granted on this claim is left to claw back")])
-        debit = (
-            tenant_subsidy(claim.tenant_id)
-            if claim.state is ClaimState.APPROVED
-            else tenant_receivable(claim.tenant_id)
-        )
-        entry = Entry(
-            id=new_id("entry", now),
-            kind=EntryKind.CLAWBACK,
-            reference=f"clawback:{claim.id}:{new_id('entry', now)}",
-            occurred_at=now,
-            recorded_at=now,
-            memo=f"clawback of {amount} CNY on claim {claim.id}: {reason}",
-            postings=postings((debit, amount), (programme_granted(claim.programme_id), -amount)),
-            actor=_actor(principal),
-            tenant_id=claim.tenant_id,
-        )
-        uow.ledger.add(entry)
-        uow.vouchers.lock_fund(claim.programme_id)
-        uow.vouchers.commit(claim.programme_id, claim.tenant_id, -amount)
-        event = ClaimEvent(
-            claim.id, now, claim.state, claim.state, _actor(principal), "city_admin", f"clawback {amount} CNY: {reason}"
-        )
-        uow.vouchers.update_claim(replace(claim, clawed_back=claim.clawed_back + amount, updated_at=now), event)
+        entry = claw_back(uow, claim, amount, reason, _actor(principal), now)
     return get_claim(ctx, principal, claim_id), entry
+
+
+def claw_back(uow: UnitOfWork, claim: Claim, amount: Decimal, reason: str, actor: str, now: datetime) -> Entry:
+    """Post a clawback of `amount` (at most what is granted and not yet clawed back) on a granted claim, in the
+    caller's unit of work: the ledger entry, the budget and entity cap given back, the claim and its audit log."""
+    debit = (
+        tenant_subsidy(claim.tenant_id) if claim.state is ClaimState.APPROVED else tenant_receivable(claim.tenant_id)
+    )
+    entry = Entry(
+        id=new_id("entry", now),
+        kind=EntryKind.CLAWBACK,
+        reference=f"clawback:{claim.id}:{new_id('entry', now)}",
+        occurred_at=now,
+        recorded_at=now,
+        memo=f"clawback of {amount} CNY on claim {claim.id}: {reason}",
+        postings=postings((debit, amount), (programme_granted(claim.programme_id), -amount)),
+        actor=actor,
+        tenant_id=claim.tenant_id,
+    )
+    uow.ledger.add(entry)
+    uow.vouchers.lock_fund(claim.programme_id)
+    uow.vouchers.commit(claim.programme_id, claim.tenant_id, -amount)
+    event = ClaimEvent(claim.id, now, claim.state, claim.state, actor, "city_admin", f"clawback {amount} CNY: {reason}")
+    uow.vouchers.update_claim(replace(claim, clawed_back=claim.clawed_back + amount, updated_at=now), event)
+    return entry
 
 
 # ------------------------------------------------------------------------------------------ deduct mode

@@ -19,7 +19,7 @@ from suanli.billing.vouchers import (
 )
 from suanli.domain.errors import ClaimRefused, Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from suanli.domain.ids import new_id
-from suanli.domain.ledger import ZERO, EntryKind, positive_amount, tenant_receivable
+from suanli.domain.ledger import ZERO, Entry, EntryKind, positive_amount, refunded_entry, tenant_receivable
 from suanli.domain.tenants import REVIEW_ROLES, Principal, Role
 from suanli.domain.vouchers import (
     RESERVING_STATES,
@@ -153,32 +153,42 @@ def _is_payment(uow: UnitOfWork, entry_id: str) -> bool:
 
 
 def usage_items(uow: UnitOfWork, tenant_id: str, year: int) -> list[UsageItem]:
-    """The tenant's usage charges in the year, with where they ran and on what."""
+    """The tenant's usage charges in the year, net of refunds (a wholly refunded charge is left out), with where
+    they ran and on what."""
+    receivable = tenant_receivable(tenant_id)
     catalogue = effective_catalogue(uow)
     centres = {c.id: c for c in uow.centres.list()}
     since, until = year_bounds(year)
-    filt = EntryFilter(tenant_id=tenant_id, kinds=(EntryKind.USAGE,), since=since, until=until)
-    items: list[UsageItem] = []
+    filt = EntryFilter(tenant_id=tenant_id, kinds=(EntryKind.USAGE, EntryKind.REFUND), since=since)
+    refunded: dict[str, Decimal] = {}  # usage entry -> refunded so far (a refund may come in a later year)
+    usage: list[Entry] = []
     after: str | None = None
     while page := uow.ledger.entries(filt, after, 1000):
         for e in page:
-            record = uow.usage.get(e.attempt_id or "")
-            centre = centres.get(e.centre_id or "")
-            if record is None or centre is None:
-                continue
-            items.append(
-                UsageItem(
-                    entry_id=e.id,
-                    centre_id=centre.id,
-                    centre_name=centre.name,
-                    operator_tenant_id=centre.operator_tenant_id,
-                    model=record.model,
-                    resource_class=resource_class(catalogue.get(record.model)),
-                    occurred_at=e.occurred_at,
-                    charged=e.amount_for(tenant_receivable(tenant_id)),
-                )
-            )
+            if e.kind is EntryKind.REFUND:
+                refunded[refunded_entry(e)] = refunded.get(refunded_entry(e), ZERO) - e.amount_for(receivable)
+            elif e.occurred_at < until:
+                usage.append(e)
         after = page[-1].id
+    items: list[UsageItem] = []
+    for e in usage:
+        record = uow.usage.get(e.attempt_id or "")
+        centre = centres.get(e.centre_id or "")
+        charged = e.amount_for(receivable) - refunded.get(e.id, ZERO)
+        if record is None or centre is None or charged <= 0:
+            continue
+        items.append(
+            UsageItem(
+                entry_id=e.id,
+                centre_id=centre.id,
+                centre_name=centre.name,
+                operator_tenant_id=centre.operator_tenant_id,
+                model=record.model,
+                resource_class=resource_class(catalogue.get(record.model)),
+                occurred_at=e.occurred_at,
+                charged=charged,
+            )
+        )
     return items
 
 

@@ -92,7 +92,7 @@ class MemLedgerRepo(_Repo):
     def charged_by_attempt(self) -> dict[str, tuple[int, Decimal]]:
         out: dict[str, tuple[int, Decimal]] = {}
         for e in self.d.ledger.values():
-            if e.attempt_id is None:
+            if e.attempt_id is None or e.kind is EntryKind.REFUND:
                 continue
             n, total = out.get(e.attempt_id, (0, ZERO))
             tenant = sum((p.amount for p in e.postings if p.account.startswith("tenant:")), ZERO)

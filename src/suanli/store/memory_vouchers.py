@@ -129,5 +129,8 @@ class MemVoucherRepo(_Repo):
     def covered(self, entry_ids: Sequence[str]) -> set[str]:
         return {e for e in entry_ids if e in self.v.active}
 
+    def covering(self, entry_id: str) -> str | None:
+        return self.v.active.get(entry_id)
+
     def lock_tenant(self, tenant_id: str) -> None:
         return None

@@ -180,6 +180,7 @@ class SqlLedgerRepo:
             )
             .join(LedgerPostingRow, LedgerPostingRow.entry_id == LedgerEntryRow.id)
             .where(LedgerEntryRow.attempt_id.is_not(None))
+            .where(LedgerEntryRow.kind != EntryKind.REFUND.value)  # a refund stands beside the charge
             .group_by(LedgerEntryRow.attempt_id)
         )
         return {a: (int(n), from_fen_int(int(t))) for a, n, t in self.s.execute(q)}

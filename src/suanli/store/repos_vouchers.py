@@ -296,6 +296,10 @@ class SqlVoucherRepo:
             out.update(self.s.scalars(q))
         return out
 
+    def covering(self, entry_id: str) -> str | None:
+        q = select(VoucherLineRow.claim_id).where(VoucherLineRow.entry_id == entry_id, VoucherLineRow.active.is_(True))
+        return self.s.scalar(q)
+
     def lock_tenant(self, tenant_id: str) -> None:
         # FOR NO KEY UPDATE, not FOR UPDATE: rows that refer to the tenant take a key-share lock on it, and a
         # transaction that inserted one (a usage record) must still be able to take this lock without deadlock

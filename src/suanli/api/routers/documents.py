@@ -65,6 +65,7 @@ def invoice_json(inv: Invoice) -> dict[str, Any]:
         "totals": {
             "opening": money(inv.opening),
             "charged": money(inv.charged),
+            "refunded": money(inv.refunded),
             "subsidised": money(inv.subsidised),
             "paid": money(inv.paid),
             "adjusted": money(inv.adjusted),

@@ -13,6 +13,8 @@ from suanli.api.dto_billing import (
     EntryOut,
     EntryPage,
     MoneyIn,
+    RefundIn,
+    RefundOut,
     ReversalIn,
     VerifyOut,
 )
@@ -20,7 +22,7 @@ from suanli.domain.errors import FieldError, InvalidInput
 from suanli.domain.ledger import EntryKind
 from suanli.domain.money import FEN, parse_money
 from suanli.ports import EntryFilter
-from suanli.service import billing
+from suanli.service import billing, refunds
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -103,6 +105,17 @@ def get_entry(entry_id: str, ctx: Ctx, caller: Caller) -> EntryOut:
 )
 def reverse_entry(entry_id: str, body: ReversalIn, ctx: Ctx, caller: Caller) -> EntryOut:
     return EntryOut.of(billing.reverse_entry(ctx, caller, entry_id, body.reason))
+
+
+@router.post(
+    "/ledger/entries/{entry_id}/refund",
+    status_code=status.HTTP_201_CREATED,
+    summary="Give back part or all of a usage charge (city admin); voucher subsidy on it is clawed back pro rata",
+)
+def refund(entry_id: str, body: RefundIn, ctx: Ctx, caller: Caller) -> RefundOut:
+    amount = None if body.amount is None else parse_money(body.amount, "amount", quantum=FEN)
+    r = refunds.refund_usage(ctx, caller, entry_id, amount, body.reason)
+    return RefundOut(refund=EntryOut.of(r.entry), clawback=EntryOut.of(r.clawback) if r.clawback else None)
 
 
 @router.get("/ledger/balances", summary="Trial balance: every account's balance (city admins, auditors)")
