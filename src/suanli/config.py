@@ -74,6 +74,9 @@ class BillingSettings(BaseModel):
     platform_fee_rate: Decimal = Field(
         Decimal("0"), ge=0, le=1, description="share of each usage charge kept by the platform (0.05 = 5%)"
     )
+    service_meter_interval_s: int = Field(
+        3600, ge=60, le=31 * 86400, description="a running service is charged for each period of this many seconds"
+    )
 
 
 class Settings(BaseSettings):

@@ -188,6 +188,7 @@ class EntryFilter:
     kinds: tuple[EntryKind, ...] = ()
     since: datetime | None = None  # occurred_at >= since
     until: datetime | None = None  # occurred_at < until
+    attempt_id: str | None = None  # entries about one metered attempt (usage, interim usage, refunds)
 
 
 class LedgerRepo(Protocol):

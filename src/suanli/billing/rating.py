@@ -74,12 +74,21 @@ def usage_reference(attempt_id: str) -> str:
     return f"usage:{attempt_id}"
 
 
-def usage_entry(entry_id: str, usage: Metered, rated: Rated, fee_rate: Decimal, recorded_at: datetime) -> Entry | None:
-    """Debit the tenant the full charge; credit the centre's operator all of it but the platform's fee.
-    None when there is nothing to charge (a zero-second attempt)."""
-    if rated.amount == 0:
+def usage_entry(
+    entry_id: str,
+    usage: Metered,
+    rated: Rated,
+    fee_rate: Decimal,
+    recorded_at: datetime,
+    already: Decimal = Decimal(0),
+) -> Entry | None:
+    """Debit the tenant the charge (less `already`: what interim entries charged for the attempt while it ran);
+    credit the centre's operator all of it but the platform's fee. None when there is nothing to charge."""
+    amount = rated.amount - already
+    if amount == 0:
         return None
-    fee = to_fen(rated.amount * fee_rate)
+    fee = to_fen(amount * fee_rate)
+    interim = f" (less {already} CNY charged while it ran)" if already else ""
     return Entry(
         id=entry_id,
         kind=EntryKind.USAGE,
@@ -88,14 +97,47 @@ def usage_entry(entry_id: str, usage: Metered, rated: Rated, fee_rate: Decimal, 
         recorded_at=recorded_at,
         memo=(
             f"job {usage.job_id} attempt {usage.attempt_id}: {rated.quantity} {rated.unit.value} of {usage.model}"
-            f" x {rated.price} CNY"
+            f" x {rated.price} CNY{interim}"
+        ),
+        postings=postings(
+            (tenant_receivable(usage.tenant_id), amount),
+            (provider_payable(usage.centre_id), -(amount - fee)),
+            (PLATFORM_REVENUE, -fee),
+        ),
+        actor=f"agent:{usage.centre_id}",
+        tenant_id=usage.tenant_id,
+        centre_id=usage.centre_id,
+        attempt_id=usage.attempt_id,
+    )
+
+
+def interim_reference(attempt_id: str, period: int) -> str:
+    return f"usage:{attempt_id}:{period}"
+
+
+def interim_entry(
+    entry_id: str, usage: Metered, rated: Rated, period: int, fee_rate: Decimal, recorded_at: datetime
+) -> Entry | None:
+    """The charge for metering period `period` (1, 2, ...) of a running service: its time held, at its price."""
+    if rated.amount == 0:
+        return None
+    fee = to_fen(rated.amount * fee_rate)
+    return Entry(
+        id=entry_id,
+        kind=EntryKind.INTERIM,
+        reference=interim_reference(usage.attempt_id, period),
+        occurred_at=usage.ended_at,
+        recorded_at=recorded_at,
+        memo=(
+            f"service {usage.job_id} attempt {usage.attempt_id}, period {period} running: {rated.quantity}"
+            f" {rated.unit.value} of {usage.model} x {rated.price} CNY"
         ),
         postings=postings(
             (tenant_receivable(usage.tenant_id), rated.amount),
             (provider_payable(usage.centre_id), -(rated.amount - fee)),
             (PLATFORM_REVENUE, -fee),
         ),
-        actor=f"agent:{usage.centre_id}",
+        actor="system",
         tenant_id=usage.tenant_id,
         centre_id=usage.centre_id,
         attempt_id=usage.attempt_id,

@@ -38,20 +38,20 @@ def check_balanced(unbalanced: Iterable[tuple[str, Decimal]]) -> list[Finding]:
 
 def check_charges(expected: Mapping[str, Decimal], charged: Mapping[str, tuple[int, Decimal]]) -> list[Finding]:
     """`expected`: each usage record's rated amount. `charged`: per attempt, its usage entries and the net
-    amount its tenant was debited. Both a missing and a double charge show as a difference."""
+    amount its tenant was debited (with what a running service was charged period by period). Both a missing
+    and a double charge show as a difference."""
     findings: list[Finding] = []
     for attempt, amount in expected.items():
         entries, net = charged.get(attempt, (0, ZERO))
-        if amount == 0 and net == 0:
-            continue
-        if entries == 0:
-            findings.append(Finding("charged-once", attempt, f"usage worth {amount} CNY was never charged"))
-        elif entries > 1:
+        if entries > 1:
             findings.append(Finding("charged-once", attempt, f"charged by {entries} usage entries"))
+        elif net != amount and entries == 0 and net == 0:
+            findings.append(Finding("charged-once", attempt, f"usage worth {amount} CNY was never charged"))
         elif net != amount:
             findings.append(Finding("charged-once", attempt, f"net charge {net} CNY, usage is worth {amount} CNY"))
     for attempt in charged.keys() - expected.keys():
-        findings.append(Finding("charge-has-usage", attempt, "a charge with no usage record behind it"))
+        if charged[attempt][0] > 0:  # interim charges alone: a service still running, its final usage to come
+            findings.append(Finding("charge-has-usage", attempt, "a charge with no usage record behind it"))
     return findings
 
 

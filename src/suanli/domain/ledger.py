@@ -22,6 +22,7 @@ ZERO = Decimal("0.00")
 
 class EntryKind(StrEnum):
     USAGE = "usage"  # metered usage of one attempt, rated at the price fixed when it was placed
+    INTERIM = "interim_usage"  # a long-running service's running time in one metering period, charged as it runs
     PAYMENT = "payment"  # a tenant paid the platform
     PAYOUT = "payout"  # the platform paid a centre's operator
     REVERSAL = "reversal"  # undoes an earlier entry (corrections are new entries, never edits)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from suanli.billing.rating import Metered, Rated, rate, usage_entry
+from suanli.billing.rating import HOURS, Metered, Rated, rate, usage_entry
 from suanli.billing.verify import VerifyReport, check_balanced, check_charges, check_refunds, check_vouchers
 from suanli.domain.accelerators import Catalogue
 from suanli.domain.centres import PriceUnit
@@ -56,23 +56,66 @@ def metered(record: UsageRecord, attempt: Attempt) -> Metered:
 
 def rate_record(catalogue: Catalogue, record: UsageRecord, attempt: Attempt) -> Rated:
     """The charge for a usage record at its attempt's fixed price."""
-    model = catalogue.get(record.model)
+    return rate_metered(catalogue, metered(record, attempt), attempt.price)
+
+
+def rate_metered(catalogue: Catalogue, usage: Metered, price: Decimal) -> Rated:
+    model = catalogue.get(usage.model)
     is_cpu = model.is_cpu if model is not None else False
     unit = PriceUnit.CORE_HOUR if is_cpu else PriceUnit.ACCELERATOR_HOUR
     fp16 = model.fp16_tflops if model is not None else Decimal(0)
-    return rate(metered(record, attempt), unit, attempt.price, fp16)
+    return rate(usage, unit, price, fp16)
+
+
+@dataclass(frozen=True)
+class ChargeFacts:
+    """What a charge line shows of a usage, interim usage or refund entry: the attempt, and how much of what."""
+
+    attempt: Attempt
+    job_id: str
+    model: str
+    quantity: Decimal  # unit-hours this entry charged (negative for a refund or reversal)
+    unit: str
+    price: Decimal
+
+
+def charge_facts(uow: UnitOfWork, catalogue: Catalogue, entry: Entry, amount: Decimal) -> ChargeFacts | None:
+    """The facts behind a charge of `amount` (the tenant's side of `entry`); None for other entries. A usage
+    entry that charged exactly its rating shows the rated quantity; an interim period, a final charge less
+    interim periods, or a refund shows the quantity its amount buys at the fixed price."""
+    if entry.kind not in CHARGE_KINDS or entry.attempt_id is None:
+        return None
+    attempt = uow.attempts.get(entry.attempt_id)
+    if attempt is None:
+        return None
+    record = uow.usage.get(attempt.id)
+    unit = (
+        PriceUnit.CORE_HOUR if (m := catalogue.get(attempt.model)) and m.is_cpu else PriceUnit.ACCELERATOR_HOUR
+    ).value
+    rated = rate_record(catalogue, record, attempt) if record is not None else None
+    if rated is not None and entry.kind is EntryKind.USAGE and amount == rated.amount:
+        quantity = rated.quantity
+    else:
+        quantity = (amount / attempt.price).quantize(HOURS) if attempt.price else Decimal(0)
+    return ChargeFacts(attempt, attempt.job_id, attempt.model, quantity, unit, attempt.price)
+
+
+CHARGE_KINDS = frozenset({EntryKind.USAGE, EntryKind.INTERIM, EntryKind.REFUND, EntryKind.REVERSAL})
 
 
 def charge_usage(ctx: Context, uow: UnitOfWork, record: UsageRecord, attempt: Attempt) -> Entry | None:
     """Post the charge for a newly recorded usage record, in the caller's unit of work (so the record and
     its charge commit together: a usage record is charged exactly once)."""
     rated = rate_record(effective_catalogue(uow), record, attempt)
+    interim = all_entries(uow, EntryFilter(attempt_id=attempt.id, kinds=(EntryKind.INTERIM,)))
+    already = sum((e.amount_for(tenant_receivable(record.tenant_id)) for e in interim), ZERO)
     entry = usage_entry(
         new_id("entry", ctx.clock.now()),
         metered(record, attempt),
         rated,
         ctx.settings.billing.platform_fee_rate,
         ctx.clock.now(),
+        already,
     )
     if entry is not None and uow.ledger.add(entry):
         deduct_usage(uow, entry)

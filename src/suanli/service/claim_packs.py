@@ -4,12 +4,15 @@ download its pack; the invoices in it are the claim's evidence, so reviewers see
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from suanli.billing.budget import CITY_TIME
 from suanli.billing.claim_pack import ClaimPack, Evidence
+from suanli.billing.rating import HOURS
 from suanli.domain.errors import NotFound
 from suanli.domain.tenants import Principal
 from suanli.service.access import require_user
-from suanli.service.billing import rate_record
+from suanli.service.billing import charge_facts
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 from suanli.service.invoices import build_invoice
@@ -32,19 +35,27 @@ def claim_pack(ctx: Context, principal: Principal, claim_id: str) -> ClaimPack:
         evidence = []
         for line in uow.vouchers.lines(claim.id):
             entry = uow.ledger.get(line.entry_id)
-            record = uow.usage.get(entry.attempt_id) if entry and entry.attempt_id else None
-            attempt = uow.attempts.get(record.attempt_id) if record else None
-            if record is None or attempt is None:
+            facts = charge_facts(uow, catalogue, entry, line.base) if entry else None
+            if facts is None:
                 continue  # never: a line always covers a metered charge (ledger verify checks the charges)
-            job = uow.jobs.get(record.job_id)
-            pool = uow.pools.get(attempt.pool_id)
-            rated = rate_record(catalogue, record, attempt)
+            a = facts.attempt
+            record = uow.usage.get(a.id)
+            job = uow.jobs.get(a.job_id)
+            pool = uow.pools.get(a.pool_id)
+            nodes = max(1, len(a.node_indices))
+            started = (record.started_at if record else a.started_at) or a.placed_at
+            ended = record.ended_at if record else entry.occurred_at  # an interim charge: to the period's end
+            model = catalogue.get(a.model)
+            unit_hours = facts.quantity  # accelerator-hours; for a CPU pool, core-hours: the catalogue rates a node
+            if model is not None and model.is_cpu and a.cpus_per_node:
+                unit_hours = facts.quantity / Decimal(repr(float(a.cpus_per_node)))
+            pflops = (unit_hours * (model.fp16_tflops if model else 0) / 1000).quantize(HOURS)
             evidence.append(
                 Evidence(
-                    line, centres.get(record.centre_id, record.centre_id), pool.name if pool else attempt.pool_id,
-                    record.job_id, job.name if job else "", record.attempt_id, record.accelerators, record.started_at,
-                    record.ended_at, record.wall_seconds, rated.quantity, rated.unit.value, rated.price,
-                    rated.pflops_hours,
+                    line, centres.get(a.centre_id, a.centre_id), pool.name if pool else a.pool_id, a.job_id,
+                    job.name if job else "", a.id, record.accelerators if record else a.per_node * nodes, started,
+                    ended, record.wall_seconds if record else (ended - started).total_seconds(), facts.quantity,
+                    facts.unit, facts.price, pflops,
                 )
             )  # fmt: skip
         months = sorted({e.line.occurred_at.astimezone(CITY_TIME).strftime("%Y-%m") for e in evidence})

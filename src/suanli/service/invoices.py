@@ -4,14 +4,13 @@ each charge. Tenants see their own; city admins and auditors anyone's."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from suanli.billing.invoice import ChargeLine, Invoice, OtherLine, month_bounds
 from suanli.domain.ledger import ZERO, EntryKind, tenant_receivable
 from suanli.domain.tenants import Principal, Tenant
 from suanli.ports import EntryFilter, UnitOfWork
 from suanli.service.access import require_user, tenant_by_ref, visible_tenant
-from suanli.service.billing import all_entries, rate_record
+from suanli.service.billing import all_entries, charge_facts
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 
@@ -36,18 +35,14 @@ def build_invoice(uow: UnitOfWork, tenant: Tenant, month: str, now: datetime) ->
     charges, others = [], []
     for entry in all_entries(uow, EntryFilter(account=account, since=start, until=end)):
         amount = entry.amount_for(account)
-        record = uow.usage.get(entry.attempt_id) if entry.attempt_id else None
-        attempt = uow.attempts.get(entry.attempt_id) if entry.attempt_id else None
-        if entry.kind in (EntryKind.USAGE, EntryKind.REVERSAL) and record is not None and attempt is not None:
-            rated = rate_record(catalogue, record, attempt)
-            centre, pool = labels.get(attempt.pool_id, (record.centre_id, attempt.pool_id))
-            sign = Decimal(1) if entry.kind is EntryKind.USAGE else Decimal(-1)
-            job = uow.jobs.get(record.job_id)
+        facts = charge_facts(uow, catalogue, entry, amount)
+        if facts is not None and entry.kind is not EntryKind.REFUND:
+            centre, pool = labels.get(facts.attempt.pool_id, (facts.attempt.centre_id, facts.attempt.pool_id))
+            job = uow.jobs.get(facts.job_id)
             charges.append(
                 ChargeLine(
-                    entry.occurred_at, entry.id, record.job_id, record.attempt_id, centre, pool, record.model,
-                    sign * rated.quantity, rated.unit.value, rated.price, amount,
-                    (job.spec.project or "") if job else "",
+                    entry.occurred_at, entry.id, facts.job_id, facts.attempt.id, centre, pool, facts.model,
+                    facts.quantity, facts.unit, facts.price, amount, (job.spec.project or "") if job else "",
                 )
             )  # fmt: skip
         else:

@@ -1,12 +1,17 @@
-"""The scheduler loop of a server: one cycle every `scheduler.interval_s`, only while holding the leader lock."""
+"""The scheduler loop of a server: one cycle every `scheduler.interval_s`, and running services metered once a
+minute, only while holding the leader lock."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from suanli.service.context import Context
+from suanli.service.metering import meter_services
 from suanli.service.scheduler import CycleReport, Scheduler
+
+METER_EVERY_S = 60.0
 
 log = logging.getLogger("suanli.scheduler")
 
@@ -22,6 +27,7 @@ class SchedulerLoop:
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
         self.cycles = 0
         self.last_report: CycleReport | None = None
+        self._metered_at: float | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -43,6 +49,7 @@ class SchedulerLoop:
                 if lock.acquire():
                     report = self.scheduler.cycle()
                     self.cycles += 1
+                    self._meter()
                     self.last_report = report
                     if report.placed or report.rejected or report.revoked or report.lost:
                         log.info(
@@ -57,3 +64,12 @@ class SchedulerLoop:
                 log.exception("scheduling cycle failed; retrying in %.1fs", interval)
             self._wake.wait(interval)
             self._wake.clear()
+
+    def _meter(self) -> None:
+        now = time.monotonic()
+        if self._metered_at is not None and now - self._metered_at < METER_EVERY_S:
+            return
+        self._metered_at = now
+        posted = meter_services(self.ctx, self.ctx.clock.now())
+        if posted:
+            log.info("metered %d service period(s)", posted)

@@ -11,7 +11,7 @@ from suanli.domain.ledger import ZERO, EntryKind, provider_payable, tenant_recei
 from suanli.domain.tenants import Principal, Role
 from suanli.ports import EntryFilter, UnitOfWork
 from suanli.service.access import require_user
-from suanli.service.billing import all_entries, rate_record
+from suanli.service.billing import all_entries, charge_facts
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 
@@ -42,17 +42,15 @@ def provider_statement(ctx: Context, principal: Principal, centre_ref: str, mont
         deliveries, payouts = [], []
         for entry in all_entries(uow, EntryFilter(account=account, since=start, until=end)):
             owed = -entry.amount_for(account)
-            record = uow.usage.get(entry.attempt_id) if entry.attempt_id else None
-            attempt = uow.attempts.get(entry.attempt_id) if entry.attempt_id else None
-            if record is not None and attempt is not None:
-                rated = rate_record(catalogue, record, attempt)
-                gross = entry.amount_for(tenant_receivable(record.tenant_id))
-                sign = {EntryKind.USAGE: 1, EntryKind.REFUND: 0}.get(entry.kind, -1)  # a refund gives money back
+            gross = entry.amount_for(tenant_receivable(entry.tenant_id or ""))
+            facts = charge_facts(uow, catalogue, entry, gross)
+            if facts is not None:
+                a = facts.attempt
                 deliveries.append(
                     DeliveryLine(
-                        entry.occurred_at, entry.id, tenants.get(record.tenant_id, record.tenant_id), record.job_id,
-                        record.attempt_id, pools.get(attempt.pool_id, attempt.pool_id), record.model,
-                        sign * rated.quantity, rated.unit.value, rated.price, gross, gross - owed, owed,
+                        entry.occurred_at, entry.id, tenants.get(entry.tenant_id or "", entry.tenant_id or ""),
+                        facts.job_id, a.id, pools.get(a.pool_id, a.pool_id), facts.model, facts.quantity, facts.unit,
+                        facts.price, gross, gross - owed, owed,
                     )
                 )  # fmt: skip
             else:

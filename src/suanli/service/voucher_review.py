@@ -251,21 +251,24 @@ def deduct_usage(uow: UnitOfWork, usage: Entry) -> Entry | None:
     )
     if not uow.vouchers.claims(filt, limit=1):
         return None
+    charged = usage.amount_for(tenant_receivable(tenant_id))
+    if charged <= 0:
+        return None  # a final charge that only settles what interim charges already took
     uow.vouchers.lock_tenant(tenant_id)
     tenant = uow.tenants.get(tenant_id)
-    record = uow.usage.get(usage.attempt_id or "")
+    attempt = uow.attempts.get(usage.attempt_id or "")  # interim charges come before the usage record
     centre = uow.centres.get(usage.centre_id or "")
-    if tenant is None or record is None or centre is None:
+    if tenant is None or attempt is None or centre is None:
         return None
     item = UsageItem(
         entry_id=usage.id,
         centre_id=centre.id,
         centre_name=centre.name,
         operator_tenant_id=centre.operator_tenant_id,
-        model=record.model,
-        resource_class=resource_class(effective_catalogue(uow).get(record.model)),
+        model=attempt.model,
+        resource_class=resource_class(effective_catalogue(uow).get(attempt.model)),
         occurred_at=usage.occurred_at,
-        charged=usage.amount_for(tenant_receivable(tenant_id)),
+        charged=charged,
     )
     for found in uow.vouchers.claims(filt):
         claim = uow.vouchers.get_claim(found.id, lock=True)

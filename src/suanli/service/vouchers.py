@@ -159,7 +159,7 @@ def usage_items(uow: UnitOfWork, tenant_id: str, year: int) -> list[UsageItem]:
     catalogue = effective_catalogue(uow)
     centres = {c.id: c for c in uow.centres.list()}
     since, until = year_bounds(year)
-    filt = EntryFilter(tenant_id=tenant_id, kinds=(EntryKind.USAGE, EntryKind.REFUND), since=since)
+    filt = EntryFilter(tenant_id=tenant_id, kinds=(EntryKind.USAGE, EntryKind.INTERIM, EntryKind.REFUND), since=since)
     refunded: dict[str, Decimal] = {}  # usage entry -> refunded so far (a refund may come in a later year)
     usage: list[Entry] = []
     after: str | None = None
@@ -172,10 +172,10 @@ def usage_items(uow: UnitOfWork, tenant_id: str, year: int) -> list[UsageItem]:
         after = page[-1].id
     items: list[UsageItem] = []
     for e in usage:
-        record = uow.usage.get(e.attempt_id or "")
+        attempt = uow.attempts.get(e.attempt_id or "")  # a service's interim charges precede its usage record
         centre = centres.get(e.centre_id or "")
         charged = e.amount_for(receivable) - refunded.get(e.id, ZERO)
-        if record is None or centre is None or charged <= 0:
+        if attempt is None or centre is None or charged <= 0:
             continue
         items.append(
             UsageItem(
@@ -183,8 +183,8 @@ def usage_items(uow: UnitOfWork, tenant_id: str, year: int) -> list[UsageItem]:
                 centre_id=centre.id,
                 centre_name=centre.name,
                 operator_tenant_id=centre.operator_tenant_id,
-                model=record.model,
-                resource_class=resource_class(catalogue.get(record.model)),
+                model=attempt.model,
+                resource_class=resource_class(catalogue.get(attempt.model)),
                 occurred_at=e.occurred_at,
                 charged=charged,
             )

@@ -43,6 +43,7 @@ class MemLedgerRepo(_Repo):
                 and (filt.centre_id is None or e.centre_id == filt.centre_id)
                 and (filt.account is None or any(p.account == filt.account for p in e.postings))
                 and (not filt.kinds or e.kind in filt.kinds)
+                and (filt.attempt_id is None or e.attempt_id == filt.attempt_id)
                 and (filt.since is None or e.occurred_at >= filt.since)
                 and (filt.until is None or e.occurred_at < filt.until)
                 and (after is None or e.id > after)

@@ -110,6 +110,8 @@ class SqlLedgerRepo:
             )
         if filt.kinds:
             q = q.where(LedgerEntryRow.kind.in_([k.value for k in filt.kinds]))
+        if filt.attempt_id is not None:
+            q = q.where(LedgerEntryRow.attempt_id == filt.attempt_id)
         if filt.since is not None:
             q = q.where(LedgerEntryRow.occurred_at >= filt.since)
         if filt.until is not None:
