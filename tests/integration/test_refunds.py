@@ -104,3 +104,10 @@ def test_only_city_admins_refund_and_only_usage_charges(api, city: City):
     assert r.status_code == 409
     tenant = bearer(city.tokens["acme-admin"])
     assert api.post(f"/v1/ledger/entries/{entry}/refund", json={"reason": "x"}, headers=tenant).status_code == 403
+
+
+def test_the_account_shows_charges_net_of_refunds_not_as_payments(city: City):
+    entry = usage_entry(city, spend(city, "acme", 0.5))
+    refunds.refund_usage(city.ctx, city.principal("admin"), entry, D("22"), "slow node")
+    account = billing.tenant_account(city.ctx, city.principal("acme-dev"), "acme")
+    assert (account.charged, account.paid, account.balance) == (D("50.00"), D("0.00"), D("50.00"))

@@ -275,6 +275,8 @@ def tenant_account(
             amount = e.amount_for(account)
             if e.kind in (EntryKind.VOUCHER, EntryKind.CLAWBACK):
                 subsidised -= amount
+            elif e.kind is EntryKind.REFUND:
+                charged += amount  # charged net of refunds
             elif amount > 0:
                 charged += amount
             else:

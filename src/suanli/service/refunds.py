@@ -38,7 +38,7 @@ class Refund:
 
 def refunds_of(uow: UnitOfWork, usage: Entry) -> list[Entry]:
     """The refunds of a usage charge so far, oldest first."""
-    filt = EntryFilter(tenant_id=usage.tenant_id, kinds=(EntryKind.REFUND,))
+    filt = EntryFilter(attempt_id=usage.attempt_id, kinds=(EntryKind.REFUND,))
     return [e for e in all_entries(uow, filt) if refunded_entry(e) == usage.id]
 
 
