@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from suanli.domain.ledger import EntryKind, tenant_receivable
 from suanli.ports import EntryFilter
-from suanli.service import agents, billing, invoices, jobs, settlements, voucher_review, vouchers
+from suanli.service import agents, billing, invoices, jobs, refunds, settlements, voucher_review, vouchers
 from suanli.service.agents import UsageInput
 from suanli.service.metering import meter_services
 from suanli.service.scheduler import run_cycle
@@ -82,3 +82,12 @@ def test_metering_catches_up_and_a_deduct_voucher_covers_each_period(city: City,
     assert claim.claim.used == D("200.00") and len(claim.lines) == 3  # 72 + 72 + 56: the voucher ran out
     assert balance(city, tenant_receivable(city.ids["acme"])) == D("432.00") - D("200.00")
     assert billing.verify_ledger(city.ctx).ok
+
+
+def test_a_period_of_a_service_can_be_refunded(city: City, clock):
+    start(city, "service")
+    clock.advance(HOUR)
+    meter_services(city.ctx, clock.now())
+    (period,) = entries(city, EntryKind.INTERIM)
+    refunds.refund_usage(city.ctx, city.principal("admin"), period.id, None, "the endpoint was down all hour")
+    assert balance(city, tenant_receivable(city.ids["acme"])) == 0 and billing.verify_ledger(city.ctx).ok

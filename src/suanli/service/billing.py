@@ -386,7 +386,7 @@ def verify_ledger(ctx: Context, principal: Principal | None = None, batch: int =
         charges = {}
         for usage_id in refunds:
             usage_entry = uow.ledger.get(usage_id)
-            ok = usage_entry is not None and usage_entry.kind is EntryKind.USAGE
+            ok = usage_entry is not None and usage_entry.kind in (EntryKind.USAGE, EntryKind.INTERIM)
             charges[usage_id] = usage_entry.amount_for(tenant_receivable(usage_entry.tenant_id or "")) if ok else None
     findings += check_charges(expected, charged)
     findings += check_refunds(refunds, charges)

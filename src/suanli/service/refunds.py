@@ -53,7 +53,7 @@ def refund_usage(ctx: Context, principal: Principal, entry_id: str, amount: Deci
         usage = uow.ledger.get(entry_id)
         if usage is None:
             raise NotFound("ledger entry not found")
-        if usage.kind is not EntryKind.USAGE:
+        if usage.kind not in (EntryKind.USAGE, EntryKind.INTERIM):
             raise Conflict(f"a {usage.kind.value} entry is not a usage charge; only usage charges are refunded")
         uow.vouchers.lock_tenant(usage.tenant_id or "")  # refunds of one tenant's charges queue here
         charged = usage.amount_for(tenant_receivable(usage.tenant_id or ""))
