@@ -3,7 +3,7 @@ workflow by role with its audit log, payout, clawback, deduct-at-purchase, and n
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -29,6 +29,7 @@ from suanli.service.scheduler import run_cycle
 from suanli.service.vouchers import ClaimInput
 from suanli.store.uow import SqlStore
 from tests.conftest import City
+from tests.integration.conftest import bearer
 
 D = Decimal
 
@@ -389,3 +390,30 @@ def test_ledger_verify_checks_the_vouchers_against_the_ledger(vcity: City):
         uow.vouchers.commit("test-2026", vcity.ids["acme"], D("-5"))
     found = billing.verify_ledger(vcity.ctx).findings
     assert [(f.rule, f.subject) for f in found] == [("voucher-committed", "test-2026")]
+
+
+def test_closing_a_deduct_programmes_year_releases_what_vouchers_left_unused(api, vcity: City, clock):
+    programme(vcity, mode="deduct")
+    view = vouchers.apply(
+        vcity.ctx, vcity.principal("acme-admin"), "acme", ClaimInput("test-2026", "V-7", True, D("500"))
+    )
+    through_review(vcity, view.claim.id)
+    spend(vcity, "acme", 0.5)  # 72.00: 14.40 drawn
+    admin = vcity.principal("admin")
+    with pytest.raises(Conflict, match="runs until 2027-01-01"):
+        voucher_review.close_year(vcity.ctx, admin, "test-2026")
+    clock.t = datetime(2026, 12, 31, 16, 0, 1, tzinfo=UTC)  # just past midnight in Qingdao
+    with pytest.raises(Forbidden):
+        voucher_review.close_year(vcity.ctx, vcity.principal("acme-admin"), "test-2026")
+    closed = voucher_review.close_year(vcity.ctx, admin, "test-2026")
+    assert (closed.vouchers, closed.released) == (1, D("485.60"))
+    claim = vouchers.get_claim(vcity.ctx, admin, view.claim.id)
+    assert (claim.claim.amount, claim.claim.used, claim.claim.remaining) == (D("14.40"), D("14.40"), 0)
+    assert "485.60 CNY unused released" in claim.events[-1].reason
+    assert vouchers.get_programme(vcity.ctx, admin, "test-2026").committed == D("14.40")
+    assert voucher_review.close_year(vcity.ctx, admin, "test-2026").released == 0  # once is enough
+    assert billing.verify_ledger(vcity.ctx).ok
+    with pytest.raises(Conflict, match="only deduct"):
+        voucher_review.close_year(vcity.ctx, admin, "qingdao-2026")
+    r = api.post("/v1/voucher-programmes/test-2026/close", headers=bearer(vcity.tokens["admin"]))
+    assert r.status_code == 200 and r.json() == {"programme_id": "test-2026", "vouchers": 0, "released": "0.00"}

@@ -239,3 +239,9 @@ def register(
         path = Path(output or f"claim-{claim_id}.zip")
         path.write_bytes(data)
         out.print(f"claim pack written to {path} ({len(data)} bytes)")
+
+    @v.command("close")
+    def close(programme: str, server: Server = None, token: Token = None) -> None:
+        """After a deduct programme's year has ended: release what its vouchers left unused (city admins)."""
+        r = call(server, token, "POST", f"/v1/voucher-programmes/{programme}/close")
+        out.print(f"{r['programme_id']}: {r['vouchers']} voucher(s) closed, {r['released']} CNY released to the budget")

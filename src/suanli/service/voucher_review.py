@@ -5,11 +5,19 @@ committed changes."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from suanli.billing.vouchers import Failure, UsageItem, covered_line, eligibility_failures, resource_class, year_of
+from suanli.billing.vouchers import (
+    Failure,
+    UsageItem,
+    covered_line,
+    eligibility_failures,
+    resource_class,
+    year_bounds,
+    year_of,
+)
 from suanli.domain.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from suanli.domain.ids import new_id
 from suanli.domain.ledger import (
@@ -300,3 +308,45 @@ def deduct_usage(uow: UnitOfWork, usage: Entry) -> Entry | None:
         uow.vouchers.update_claim(replace(claim, used=claim.used + subsidy), None)
         return entry
     return None
+
+
+# ------------------------------------------------------------------------------------------ year end
+
+
+@dataclass(frozen=True)
+class YearClosed:
+    programme_id: str
+    vouchers: int  # deduct vouchers closed with something unused
+    released: Decimal  # their unused face value, given back to the programme's budget and the entities' caps
+
+
+def close_year(ctx: Context, principal: Principal, programme_id: str) -> YearClosed:
+    """After a deduct-at-purchase programme's year has ended (city time), shrink every active voucher to what it
+    drew and give the unused rest back to the budget, so reports show what was really committed. Vouchers never
+    cover usage of another year in any case. City admins; running it again releases nothing more."""
+    require_role(principal, Role.CITY_ADMIN)
+    now = ctx.clock.now()
+    vouchers = 0
+    released = ZERO
+    with ctx.store.uow() as uow:
+        programme = uow.vouchers.programme(programme_id)
+        if programme is None:
+            raise NotFound("voucher programme not found")
+        if programme.mode is not Mode.DEDUCT:
+            raise Conflict("only deduct-at-purchase programmes are closed; reimbursements are claimed after payment")
+        _, year_end = year_bounds(programme.year)
+        if now < year_end:
+            raise Conflict(f"the {programme.year} programme year runs until {year_end.isoformat()} (city time)")
+        for found in uow.vouchers.claims(ClaimFilter(programme_id=programme.id, states=(ClaimState.ACTIVE,))):
+            claim = uow.vouchers.get_claim(found.id, lock=True)
+            if claim is None or claim.amount <= claim.used:
+                continue
+            unused = claim.amount - claim.used
+            uow.vouchers.lock_fund(programme.id)
+            uow.vouchers.commit(programme.id, claim.tenant_id, -unused)
+            reason = f"programme year {programme.year} closed: {unused} CNY unused released to the budget"
+            event = ClaimEvent(claim.id, now, claim.state, claim.state, _actor(principal), "city_admin", reason)
+            uow.vouchers.update_claim(replace(claim, amount=claim.used, updated_at=now), event)
+            vouchers += 1
+            released += unused
+    return YearClosed(programme_id, vouchers, released)

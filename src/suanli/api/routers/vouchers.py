@@ -122,3 +122,12 @@ def clawback(claim_id: str, body: ClawbackIn, ctx: Ctx, caller: Caller) -> Entry
     amount = parse_money(body.amount, "amount", quantum=FEN)
     _, entry = voucher_review.clawback(ctx, caller, claim_id, amount, body.reason)
     return EntryOut.of(entry)
+
+
+@router.post(
+    "/voucher-programmes/{programme_id}/close",
+    summary="After a deduct programme's year: shrink active vouchers to what they drew, release the rest (city admin)",
+)
+def close_year(programme_id: str, ctx: Ctx, caller: Caller) -> dict[str, str | int]:
+    closed = voucher_review.close_year(ctx, caller, programme_id)
+    return {"programme_id": closed.programme_id, "vouchers": closed.vouchers, "released": format(closed.released, "f")}
