@@ -111,3 +111,15 @@ def test_the_account_shows_charges_net_of_refunds_not_as_payments(city: City):
     refunds.refund_usage(city.ctx, city.principal("admin"), entry, D("22"), "slow node")
     account = billing.tenant_account(city.ctx, city.principal("acme-dev"), "acme")
     assert (account.charged, account.paid, account.balance) == (D("50.00"), D("0.00"), D("50.00"))
+
+
+def test_a_job_shows_its_metered_usage_and_what_it_was_charged_net_of_refunds(api, city: City):
+    attempt = spend(city, "acme", 0.5)
+    job_id = attempt.rsplit("-", 1)[0]
+    refunds.refund_usage(city.ctx, city.principal("admin"), usage_entry(city, attempt), D("2"), "slow disk")
+    body = api.get(f"/v1/jobs/{job_id}", headers=bearer(city.tokens["acme-dev"])).json()
+    usage = body["attempt_history"][0]["usage"]
+    assert (usage["accelerators"], usage["quantity"], usage["unit"], usage["charged"]) == (
+        8, "4.000000", "accelerator_hour", "70.00"
+    )  # fmt: skip
+    assert D(usage["pflops_hours_fp16"]) > 0 and usage["wall_seconds"] == 1800

@@ -13,6 +13,7 @@ from suanli.domain.centres import EngineKind, PriceCard
 from suanli.domain.jobs.model import Attempt, Job, JobEvent
 from suanli.domain.tenants import ApiToken, Role, Tenant, TenantKind, TenantStatus, TokenSecret, User
 from suanli.service.centres import CentreView, PoolView
+from suanli.service.jobs import AttemptUsage
 
 
 class In(BaseModel):
@@ -340,6 +341,35 @@ class CatalogueOut(BaseModel):
 # ------------------------------------------------------------------------------------------ jobs
 
 
+class UsageOut(BaseModel):
+    accelerators: int | None = Field(description="as the engine measured (null while a service runs)")
+    accelerator_seconds: float | None
+    cpu_seconds: float | None
+    wall_seconds: float | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    quantity: str | None = Field(description="unit-hours rated at the attempt's fixed price")
+    unit: str = Field(description="accelerator_hour or core_hour")
+    pflops_hours_fp16: str | None = Field(description="standard compute, from the catalogue's nameplate FP16")
+    charged: str = Field(description="CNY charged for this attempt: usage, service periods, less refunds")
+
+    @classmethod
+    def of(cls, u: AttemptUsage) -> UsageOut:
+        r = u.record
+        return cls(
+            accelerators=r.accelerators if r else None,
+            accelerator_seconds=r.accelerator_seconds if r else None,
+            cpu_seconds=r.cpu_seconds if r else None,
+            wall_seconds=r.wall_seconds if r else None,
+            started_at=r.started_at if r else None,
+            ended_at=r.ended_at if r else None,
+            quantity=format(u.quantity, "f") if u.quantity is not None else None,
+            unit=u.unit,
+            pflops_hours_fp16=format(u.pflops_hours, "f") if u.pflops_hours is not None else None,
+            charged=format(u.charged, "f"),
+        )
+
+
 class AttemptOut(BaseModel):
     number: int
     id: str
@@ -360,9 +390,10 @@ class AttemptOut(BaseModel):
     explanation: str
     devices: dict[str, list[int]]
     log_bytes: int
+    usage: UsageOut | None = Field(None, description="metered usage and its charge, once there is any")
 
     @classmethod
-    def of(cls, a: Attempt, where: str = "") -> AttemptOut:
+    def of(cls, a: Attempt, where: str = "", usage: AttemptUsage | None = None) -> AttemptOut:
         return cls(
             number=a.number,
             id=a.id,
@@ -383,6 +414,7 @@ class AttemptOut(BaseModel):
             explanation=a.explanation,
             devices=a.devices,
             log_bytes=a.log_bytes,
+            usage=UsageOut.of(usage) if usage else None,
         )
 
 
@@ -416,6 +448,7 @@ class JobOut(BaseModel):
         attempts: list[Attempt] | None = None,
         with_spec: bool = False,
         labels: dict[str, str] | None = None,
+        usage: dict[str, AttemptUsage] | None = None,
     ) -> JobOut:
         spec = j.spec
         return cls(
@@ -439,7 +472,9 @@ class JobOut(BaseModel):
             num_nodes=spec.num_nodes,
             accelerators=[f"{o.model}:{o.count}" for o in spec.resources.accelerators],
             spec=_public_spec(spec.model_dump(mode="json")) if with_spec else None,
-            attempt_history=[AttemptOut.of(a, (labels or {}).get(a.pool_id, "")) for a in attempts]
+            attempt_history=[
+                AttemptOut.of(a, (labels or {}).get(a.pool_id, ""), (usage or {}).get(a.id)) for a in attempts
+            ]
             if attempts is not None
             else None,
         )

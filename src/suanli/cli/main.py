@@ -295,6 +295,12 @@ def job(job_id: str, server: Server = None, token: Token = None) -> None:
             f"  attempt {a['number']}: {a['state']} on {a['where']} ({_shape(a)}) at CNY "
             f"{render.price(a['price'])}/h: {a['reason'] or a['state']}"
         )
+        if u := a.get("usage"):
+            measured = (
+                f"{u['quantity']} {u['unit'].replace('_', '-')}s" if u["quantity"] else "running, charged by period"
+            )
+            pflops = f", {u['pflops_hours_fp16']} PFLOPS-h FP16" if u["pflops_hours_fp16"] else ""
+            out.print(f"    usage: {measured}{pflops}; charged CNY {u['charged']}")
     for e in events:
         out.print(f"  [dim]{e['at'][:19]}[/] {e['from_state'] or '-':>10} -> {e['to_state']:<10} {e['reason']}")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from suanli.domain.accelerators import Catalogue
 from suanli.domain.errors import (
@@ -20,13 +21,15 @@ from suanli.domain.jobs.model import Attempt, Job, JobEvent
 from suanli.domain.jobs.request import ResourceRequest, resolve_request, shape_key
 from suanli.domain.jobs.spec import JobSpec, parse_spec, parse_spec_text, spec_fingerprint
 from suanli.domain.jobs.states import PENDING, TERMINAL, JobState, check_transition
+from suanli.domain.ledger import ZERO, tenant_receivable
 from suanli.domain.tenants import Principal, Role
-from suanli.ports import JobFilter, UnitOfWork
+from suanli.ports import EntryFilter, JobFilter, UnitOfWork, UsageRecord
 from suanli.scheduling import fit
 from suanli.scheduling.decisions import STATIC_CODES, ReasonCode
 from suanli.scheduling.snapshot import PendingJob
 from suanli.service.access import require_job_role, require_user
 from suanli.service.auth import tenant_is_active
+from suanli.service.billing import all_entries, rate_record
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 from suanli.service.lifecycle import move
@@ -51,6 +54,18 @@ class JobView:
     job: Job
     attempts: tuple[Attempt, ...]
     labels: dict[str, str]  # pool id -> "centre/pool", for people
+    usage: dict[str, AttemptUsage] = field(default_factory=dict)  # attempt id -> what was metered and charged
+
+
+@dataclass(frozen=True)
+class AttemptUsage:
+    """An attempt's metered usage as its engine measured it, rated, and what its tenant was charged for it."""
+
+    record: UsageRecord | None  # None while a service runs (its periods are charged as it goes)
+    quantity: Decimal | None  # unit-hours rated
+    unit: str
+    pflops_hours: Decimal | None  # standard compute, FP16, from the catalogue's nameplate figure
+    charged: Decimal  # net: usage, service periods, less refunds
 
 
 @dataclass(frozen=True)
@@ -211,7 +226,23 @@ def get_job(ctx: Context, principal: Principal, job_id: str) -> JobView:
     with ctx.store.uow() as uow:
         job = _with_wait_summary(uow, [_visible_job(uow, principal, job_id)])[0]
         attempts = tuple(uow.attempts.for_job(job.id))
-        return JobView(job, attempts, _labels(uow, attempts))
+        return JobView(job, attempts, _labels(uow, attempts), _usage(uow, job.tenant_id, attempts))
+
+
+def _usage(uow: UnitOfWork, tenant_id: str, attempts: tuple[Attempt, ...]) -> dict[str, AttemptUsage]:
+    catalogue = effective_catalogue(uow)
+    out = {}
+    account = tenant_receivable(tenant_id)
+    for a in attempts:
+        charged = sum((e.amount_for(account) for e in all_entries(uow, EntryFilter(attempt_id=a.id))), ZERO)
+        record = uow.usage.get(a.id)
+        if record is None and charged == 0:
+            continue
+        rated = rate_record(catalogue, record, a) if record is not None else None
+        unit = rated.unit.value if rated else ""
+        out[a.id] = AttemptUsage(record, rated.quantity if rated else None, unit,
+                                 rated.pflops_hours if rated else None, charged)  # fmt: skip
+    return out
 
 
 def _with_wait_summary(uow: UnitOfWork, jobs: list[Job]) -> list[Job]:

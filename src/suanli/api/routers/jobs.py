@@ -81,7 +81,7 @@ def list_jobs(
 @router.get("/{job_id}")
 def get_job(job_id: str, ctx: Ctx, caller: Caller) -> JobOut:
     view = jobs.get_job(ctx, caller, job_id)
-    return JobOut.of(view.job, list(view.attempts), with_spec=True, labels=view.labels)
+    return JobOut.of(view.job, list(view.attempts), with_spec=True, labels=view.labels, usage=view.usage)
 
 
 @router.post("/{job_id}/cancel", summary="Cancel; 409 if the job has already finished")
