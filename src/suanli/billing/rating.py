@@ -84,31 +84,13 @@ def usage_entry(
 ) -> Entry | None:
     """Debit the tenant the charge (less `already`: what interim entries charged for the attempt while it ran);
     credit the centre's operator all of it but the platform's fee. None when there is nothing to charge."""
-    amount = rated.amount - already
-    if amount == 0:
-        return None
-    fee = to_fen(amount * fee_rate)
     interim = f" (less {already} CNY charged while it ran)" if already else ""
-    return Entry(
-        id=entry_id,
-        kind=EntryKind.USAGE,
-        reference=usage_reference(usage.attempt_id),
-        occurred_at=usage.ended_at,
-        recorded_at=recorded_at,
-        memo=(
-            f"job {usage.job_id} attempt {usage.attempt_id}: {rated.quantity} {rated.unit.value} of {usage.model}"
-            f" x {rated.price} CNY{interim}"
-        ),
-        postings=postings(
-            (tenant_receivable(usage.tenant_id), amount),
-            (provider_payable(usage.centre_id), -(amount - fee)),
-            (PLATFORM_REVENUE, -fee),
-        ),
-        actor=f"agent:{usage.centre_id}",
-        tenant_id=usage.tenant_id,
-        centre_id=usage.centre_id,
-        attempt_id=usage.attempt_id,
+    memo = (
+        f"job {usage.job_id} attempt {usage.attempt_id}: {rated.quantity} {rated.unit.value} of {usage.model}"
+        f" x {rated.price} CNY{interim}"
     )
+    kind, reference, actor = EntryKind.USAGE, usage_reference(usage.attempt_id), f"agent:{usage.centre_id}"
+    return _charge(entry_id, kind, reference, usage, rated.amount - already, fee_rate, recorded_at, memo, actor)
 
 
 def interim_reference(attempt_id: str, period: int) -> str:
@@ -119,25 +101,42 @@ def interim_entry(
     entry_id: str, usage: Metered, rated: Rated, period: int, fee_rate: Decimal, recorded_at: datetime
 ) -> Entry | None:
     """The charge for metering period `period` (1, 2, ...) of a running service: its time held, at its price."""
-    if rated.amount == 0:
+    memo = (
+        f"service {usage.job_id} attempt {usage.attempt_id}, period {period} running: {rated.quantity}"
+        f" {rated.unit.value} of {usage.model} x {rated.price} CNY"
+    )
+    reference = interim_reference(usage.attempt_id, period)
+    return _charge(entry_id, EntryKind.INTERIM, reference, usage, rated.amount, fee_rate, recorded_at, memo, "system")
+
+
+def _charge(
+    entry_id: str,
+    kind: EntryKind,
+    reference: str,
+    usage: Metered,
+    amount: Decimal,
+    fee_rate: Decimal,
+    recorded_at: datetime,
+    memo: str,
+    actor: str,
+) -> Entry | None:
+    """Debit the tenant `amount`; credit the centre's operator all of it but the platform's fee."""
+    if amount == 0:
         return None
-    fee = to_fen(rated.amount * fee_rate)
+    fee = to_fen(amount * fee_rate)
     return Entry(
         id=entry_id,
-        kind=EntryKind.INTERIM,
-        reference=interim_reference(usage.attempt_id, period),
+        kind=kind,
+        reference=reference,
         occurred_at=usage.ended_at,
         recorded_at=recorded_at,
-        memo=(
-            f"service {usage.job_id} attempt {usage.attempt_id}, period {period} running: {rated.quantity}"
-            f" {rated.unit.value} of {usage.model} x {rated.price} CNY"
-        ),
+        memo=memo,
         postings=postings(
-            (tenant_receivable(usage.tenant_id), rated.amount),
-            (provider_payable(usage.centre_id), -(rated.amount - fee)),
+            (tenant_receivable(usage.tenant_id), amount),
+            (provider_payable(usage.centre_id), -(amount - fee)),
             (PLATFORM_REVENUE, -fee),
         ),
-        actor="system",
+        actor=actor,
         tenant_id=usage.tenant_id,
         centre_id=usage.centre_id,
         attempt_id=usage.attempt_id,
