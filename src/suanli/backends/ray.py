@@ -165,6 +165,9 @@ class RayBackend:
             "setup": spec.setup,
             "run": spec.run,
             "max_runtime_s": spec.max_runtime_s,
+            # the agent's cancel marker: a driver on the agent's host checks it before any rank starts (Ray may
+            # lose a stop sent while the job was still pending: ray-project/ray#58353)
+            "cancel_file": str(self._dir(spec.attempt_id) / "cancel"),
         }
         (work / "_suanli_job.json").write_text(json.dumps(job))
         data = asdict(spec)
@@ -254,6 +257,8 @@ class RayBackend:
             )
             (self._dir(attempt_id) / "output.log").write_text(text, encoding="utf-8")
             return None
+        if (self._dir(attempt_id) / "cancel").exists():
+            self._call("stop", "stop_job", attempt_id)  # again: a stop sent while Ray still had it pending is lost
         if started:
             return AttemptStatus(
                 attempt_id, EngineState.RUNNING, started_at=_time(started["at"]), devices=started.get("devices", {})

@@ -51,11 +51,19 @@ def main() -> int:  # noqa: C901 - one linear script
     pg = placement_group([dict(bundle) for _ in range(nodes)], strategy=cfg.get("strategy", "STRICT_SPREAD"))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    while not stop.is_set():
+
+    def cancelled() -> bool:
+        """Stopped by Ray, or cancelled by the agent (its marker, when this driver runs on the agent's host)."""
+        if not stop.is_set() and cfg.get("cancel_file") and os.path.exists(cfg["cancel_file"]):
+            stop.set()
+        return stop.is_set()
+
+    while not cancelled():
         ready, _ = ray.wait([pg.ready()], timeout=0.5)
         if ready:
             break
-    if stop.is_set():
+    if cancelled():
+        remove_placement_group(pg)
         _emit("result", {"state": "cancelled", "exit_code": None, "reason": "cancelled before start", "at": _now()})
         return 0
     lines = Queue()
@@ -157,7 +165,7 @@ def main() -> int:  # noqa: C901 - one linear script
             if kind == "ids":
                 peers[r] = data
                 devices[str(r)] = data["ids"]
-                if len(peers) == nodes and not started:
+                if len(peers) == nodes and not started and not cancelled():  # the last moment to back out
                     started = True
                     ips = [str(peers[i]["ip"]) for i in range(nodes)]
                     _emit("started", {"at": _now(), "devices": devices})
@@ -182,8 +190,8 @@ def main() -> int:  # noqa: C901 - one linear script
                 reason = f"{where}exited with code {code}"
                 outcome = ("failed", code, f"setup failed: {reason}" if phase == "setup" else reason)
                 stop_all()
-        if outcome is None and stop.is_set():
-            outcome = ("cancelled", None, "cancelled")
+        if outcome is None and cancelled():
+            outcome = ("cancelled", None, "cancelled" if started else "cancelled before start")
             stop_all()
         if outcome is None and time.monotonic() > deadline:
             outcome = ("timeout", None, "max_runtime reached; killed")
