@@ -1,7 +1,9 @@
 """`decide` at city scale: 10 centres, 5,000 nodes, 40,000 accelerators, 100,000 pending jobs from 1,000
 tenants; placements per second and cycle time for every policy, and how both grow from a tenth of that.
+With `--fleet ../shared/traces` the city takes the shape of a real fleet (Alibaba's 2026 spot-GPU cluster:
+mostly 1-GPU nodes and 8-GPU nodes of six kinds) scaled to about 40,000 accelerators.
 
-    python bench/scale.py [--fraction 1.0] [--policies suanli,slurm,fifo,cheapest] [--seed 1]
+    python bench/scale.py [--fraction 1.0] [--policies suanli,slurm,fifo,cheapest] [--seed 1] [--fleet DIR]
 
 Not a test: it prints figures. Every policy runs in this one process on the same snapshot, so the ratios
 hold on a noisy machine even when the absolute times move.
@@ -14,6 +16,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from suanli.domain.accelerators import builtin_catalogue
 from suanli.domain.centres import CentreStatus
@@ -22,76 +25,92 @@ from suanli.scheduling import decide
 from suanli.scheduling.fairness import TenantShare
 from suanli.scheduling.policies import policy_names
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState, RunningJob, Snapshot
+from suanli.sim.traces import read_fleet
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 MODELS = ["A100", "H800", "H20", "L40S", "RTX4090", "Ascend910B", "DCU-K100"]
 SHAPES = [(1, 1), (1, 2), (1, 4), (1, 8), (2, 8), (4, 8)]  # (nodes, per node), weighted towards small
 
 
-def city(fraction: float, rng: random.Random) -> tuple[list[PoolState], list[RunningJob]]:
-    """10 centres x 2 pools of 8-accelerator nodes: 5,000 nodes, 40,000 accelerators at fraction 1.
-    About 75% of the accelerators are busy with running jobs that end within a day."""
+Layout = list[tuple[int, str, str, int, float, int]]  # (centre, pool name, model, per node, cpus per node, nodes)
+
+# The Alibaba 2026 spot-GPU fleet's models, as the catalogue's nearest (two series are undisclosed)
+FLEET_MODELS = {"A10": "L40S", "A100-SXM4-80GB": "A100", "A800-SXM4-80GB": "A100", "H800": "H800",
+                "GPU-series-1": "H20", "GPU-series-2": "Ascend910B"}  # fmt: skip
+
+
+def synthetic_layout(fraction: float) -> Layout:
+    """10 centres x 2 pools of 8-accelerator nodes: 5,000 nodes, 40,000 accelerators at fraction 1."""
+    nodes = max(1, round(250 * fraction))
+    return [(c, f"p{k}", MODELS[(c * 2 + k) % len(MODELS)], 8, 128.0, nodes) for c in range(10) for k in range(2)]
+
+
+def fleet_layout(fraction: float, traces: Path) -> Layout:
+    """The real fleet of `alibaba-spot-gpu-2026` (4,278 nodes of 1, 4 or 8 GPUs of six kinds), spread over 10
+    centres and scaled to about 40,000 accelerators at fraction 1."""
+    groups = read_fleet(traces)
+    scale = 40_000 * fraction / sum(g.gpus_per_node * g.count for g in groups)
+    out: Layout = []
+    for i, g in enumerate(groups):
+        total = max(1, round(g.count * scale))
+        for c in range(10):
+            nodes = total // 10 + (1 if c < total % 10 else 0)
+            if nodes:
+                out.append((c, f"g{i}", FLEET_MODELS.get(g.model, "A100"), g.gpus_per_node, float(g.cpus), nodes))
+    return out
+
+
+def city(layout: Layout, rng: random.Random) -> tuple[list[PoolState], list[RunningJob]]:
+    """The pools of `layout`, about 75% of their accelerators busy with running jobs that end within a day."""
     catalogue = builtin_catalogue()
     pools, running = [], []
-    nodes_per_pool = max(1, round(250 * fraction))
-    for c in range(10):
-        for k in range(2):
-            model = MODELS[(c * 2 + k) % len(MODELS)]
-            pool_id = f"pool-{c}-{k}"
-            free = []
-            for n in range(nodes_per_pool):
-                busy = rng.choice([8, 8, 8, 4, 0])
-                free.append(NodeFree(8 - busy, 128.0 - 16 * busy, 1024.0 - 128 * busy))
-                if busy:
-                    ends = NOW + timedelta(seconds=rng.uniform(600, 86400))
-                    running.append(
-                        RunningJob(
-                            f"r-{pool_id}-{n}",
-                            f"t{rng.randrange(1000)}",
-                            pool_id,
-                            (n,),
-                            busy,
-                            16.0 * busy,
-                            128.0 * busy,
-                            50,
-                            rng.random() < 0.2,
-                            NOW - timedelta(hours=1),
-                            ends,
-                            ends + timedelta(hours=2),
-                            model,
-                        )
+    for c, name, model, per_node, cpus, node_count in layout:
+        pool_id = f"pool-{c}-{name}"
+        free = []
+        for n in range(node_count):
+            busy = rng.choice([per_node, per_node, per_node, per_node // 2, 0])
+            share = busy / per_node
+            free.append(NodeFree(per_node - busy, cpus * (1 - share), 1024.0 * (1 - share)))
+            if busy:
+                ends = NOW + timedelta(seconds=rng.uniform(600, 86400))
+                running.append(
+                    RunningJob(
+                        f"r-{pool_id}-{n}", f"t{rng.randrange(1000)}", pool_id, (n,), busy, cpus * share,
+                        1024.0 * share, 50, rng.random() < 0.2, NOW - timedelta(hours=1), ends,
+                        ends + timedelta(hours=2), model,
                     )
-            pools.append(
-                PoolState(
-                    pool_id=pool_id,
-                    pool_name=f"p{k}",
-                    centre_id=f"c{c}",
-                    centre_name=f"centre-{c}",
-                    model=model,
-                    stack=catalogue.get(model).stack,
-                    accelerators_per_node=8,
-                    cpus_per_node=128.0,  # type: ignore[union-attr]
-                    memory_gib_per_node=1024.0,
-                    node_count=nodes_per_pool,
-                    free=tuple(free),
-                    centre_status=CentreStatus.ONLINE,
-                    price=Decimal(rng.choice(["2.6", "5.2", "8.5", "11", "26"])),
-                    price_card_id=f"card-{pool_id}",
-                    preemptible_discount=Decimal("0.4"),
-                )
+                )  # fmt: skip
+        pools.append(
+            PoolState(
+                pool_id=pool_id,
+                pool_name=name,
+                centre_id=f"c{c}",
+                centre_name=f"centre-{c}",
+                model=model,
+                stack=catalogue.get(model).stack,  # type: ignore[union-attr]
+                accelerators_per_node=per_node,
+                cpus_per_node=cpus,
+                memory_gib_per_node=1024.0,
+                node_count=node_count,
+                free=tuple(free),
+                centre_status=CentreStatus.ONLINE,
+                price=Decimal(rng.choice(["2.6", "5.2", "8.5", "11", "26"])),
+                price_card_id=f"card-{pool_id}",
+                preemptible_discount=Decimal("0.4"),
             )
+        )
     return pools, running
 
 
-def queue(fraction: float, rng: random.Random) -> list[PendingJob]:
+def queue(fraction: float, rng: random.Random, models: list[str]) -> list[PendingJob]:
     catalogue = builtin_catalogue()
     jobs = []
     for i in range(max(1, round(100_000 * fraction))):
         nodes, per_node = rng.choice(SHAPES[:4] * 4 + SHAPES[4:])
-        models = rng.sample(MODELS, rng.randint(1, 3))
-        options = tuple(Option(m, per_node, catalogue.get(m).stack) for m in models)  # type: ignore[union-attr]
+        wanted = rng.sample(models, rng.randint(1, min(3, len(models))))
+        options = tuple(Option(m, per_node, catalogue.get(m).stack) for m in wanted)  # type: ignore[union-attr]
         walltime = rng.choice([3600, 4 * 3600, 24 * 3600])
-        estimates = {m: walltime * rng.uniform(0.2, 0.9) for m in models}
+        estimates = {m: walltime * rng.uniform(0.2, 0.9) for m in wanted}
         jobs.append(
             PendingJob(
                 job_id=f"job-{i:06d}",
@@ -100,7 +119,7 @@ def queue(fraction: float, rng: random.Random) -> list[PendingJob]:
                 submitted_at=NOW - timedelta(seconds=rng.uniform(0, 7 * 86400)),
                 request=ResourceRequest(options, nodes, 8.0 * per_node, 64.0 * per_node),
                 preemptible=rng.random() < 0.2,
-                shape=f"{nodes}x{per_node}:{','.join(sorted(models))}",
+                shape=f"{nodes}x{per_node}:{','.join(sorted(wanted))}",
                 name=f"job-{i % 500}",
                 max_runtime_s=walltime,
                 estimates=estimates,
@@ -116,10 +135,13 @@ def tenants(rng: random.Random) -> dict[str, TenantShare]:
     }
 
 
-def measure(fraction: float, policies: list[str], seed: int) -> list[tuple[str, float, int, int, float]]:
+def measure(
+    fraction: float, policies: list[str], seed: int, fleet: Path | None = None
+) -> list[tuple[str, float, int, int, float]]:
     rng = random.Random(seed)
-    pools, running = city(fraction, rng)
-    pending = queue(fraction, rng)
+    layout = fleet_layout(fraction, fleet) if fleet is not None else synthetic_layout(fraction)
+    pools, running = city(layout, rng)
+    pending = queue(fraction, rng, sorted({model for _, _, model, _, _, _ in layout}))
     snapshot = Snapshot(tuple(pools), tuple(running), tenants(rng))
     rows = []
     for policy in policies:
@@ -136,12 +158,15 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=1.0, help="scale of the city and queue (1 = full)")
     parser.add_argument("--policies", default=",".join(policy_names()))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--fleet", type=Path, default=None, help="shared traces folder: shape the city as the Alibaba 2026 GPU fleet"
+    )
     args = parser.parse_args()
     policies = [p for p in args.policies.split(",") if p]
     print(f"{'scale':>6} {'policy':>9} {'pending':>8} {'cycle s':>8} {'placed':>7} {'placements/s':>13}")
     results: dict[float, dict[str, tuple[float, float]]] = {}
     for fraction in sorted({args.fraction / 10, args.fraction}):
-        for policy, seconds, placed, pending, rate in measure(fraction, policies, args.seed):
+        for policy, seconds, placed, pending, rate in measure(fraction, policies, args.seed, args.fleet):
             results.setdefault(fraction, {})[policy] = (seconds, rate)
             print(f"{fraction:>6.2f} {policy:>9} {pending:>8} {seconds:>8.3f} {placed:>7} {rate:>13,.0f}")
     small, big = sorted(results)
