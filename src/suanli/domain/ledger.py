@@ -166,6 +166,16 @@ def refunded_entry(refund: Entry) -> str:
     return refund.reference.split(":")[1]
 
 
+def refunded_by_charge(entries: Iterable[Entry]) -> dict[str, Decimal]:
+    """Per usage entry, what its refunds among `entries` gave back to the tenant (other entries are ignored)."""
+    out: dict[str, Decimal] = {}
+    for e in entries:
+        if e.kind is EntryKind.REFUND:
+            usage = refunded_entry(e)
+            out[usage] = out.get(usage, ZERO) - e.amount_for(tenant_receivable(e.tenant_id or ""))
+    return out
+
+
 def refund_postings(usage: Entry, amount: Decimal) -> tuple[Posting, ...]:
     """Postings giving `amount` of a usage charge back: each party of the charge gives back its share (the
     centre's operator in proportion to what it was owed, the platform the rest), so the books stay balanced."""

@@ -50,3 +50,11 @@ def tenant_by_ref(uow: UnitOfWork, ref: str) -> Tenant:
     if tenant is None:
         raise NotFound("tenant not found")
     return tenant
+
+
+def given_reason(reason: str, missing: str) -> str:
+    """The reason a user gave for a change, stripped; `missing` is the error when there is none."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput([FieldError("reason", missing)])
+    return reason

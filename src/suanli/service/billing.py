@@ -3,7 +3,7 @@ the ledger check. Every money movement is one balanced, append-only ledger entry
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -24,16 +24,16 @@ from suanli.domain.ledger import (
     postings,
     programme_granted,
     provider_payable,
-    refunded_entry,
+    refunded_by_charge,
     reversal_postings,
     tenant_receivable,
 )
 from suanli.domain.tenants import Principal, Role
-from suanli.domain.vouchers import Claim
-from suanli.ports import ClaimFilter, EntryFilter, UnitOfWork, UsageRecord
-from suanli.service.access import require_role, require_user, tenant_by_ref, visible_tenant
+from suanli.ports import EntryFilter, UnitOfWork, UsageRecord
+from suanli.service.access import given_reason, require_role, require_user, tenant_by_ref, visible_tenant
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
+from suanli.service.paging import all_claims, all_entries
 from suanli.service.voucher_review import deduct_usage
 
 REFERENCE_MAX = 120
@@ -202,9 +202,7 @@ def reverse_entry(ctx: Context, principal: Principal, entry_id: str, reason: str
     """Undo a payment or payout entered in error, by a new entry with every posting negated (city admins).
     Usage charges are not reversed here: they follow what the engine measured."""
     require_role(principal, Role.CITY_ADMIN)
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput([FieldError("reason", "say why the entry is reversed")])
+    reason = given_reason(reason, "say why the entry is reversed")
     now = ctx.clock.now()
     with ctx.store.uow() as uow:
         entry = uow.ledger.get(entry_id)
@@ -234,19 +232,6 @@ def reverse_entry(ctx: Context, principal: Principal, entry_id: str, reason: str
 
 
 # ------------------------------------------------------------------------------------------ reading
-
-PAGE = 1000
-
-
-def all_entries(uow: UnitOfWork, filt: EntryFilter) -> Iterator[Entry]:
-    """Every entry matching `filt`, in recording order, read a page at a time."""
-    after = None
-    while True:
-        page = uow.ledger.entries(filt, after, PAGE)
-        yield from page
-        if len(page) < PAGE:
-            return
-        after = page[-1].id
 
 
 @dataclass(frozen=True)
@@ -373,16 +358,13 @@ def verify_ledger(ctx: Context, principal: Principal | None = None, batch: int =
                 break
             after = records[-1].attempt_id
         charged = uow.ledger.charged_by_attempt()
-        claims = _all_claims(uow)
+        claims = all_claims(uow)
         lines = {c.id: uow.vouchers.lines(c.id) for c in claims}
         programmes = {(p.id, p.version): p for q in uow.vouchers.programmes() for p in uow.vouchers.versions(q.id)}
         funds = {pid: uow.vouchers.fund(pid) for pid, _ in programmes}
         booked = uow.ledger.balances("programme:")
         granted = {pid: booked.get(programme_granted(pid), ZERO) for pid in funds}
-        refunds: dict[str, Decimal] = {}
-        for e in all_entries(uow, EntryFilter(kinds=(EntryKind.REFUND,))):
-            usage = refunded_entry(e)
-            refunds[usage] = refunds.get(usage, ZERO) - e.amount_for(tenant_receivable(e.tenant_id or ""))
+        refunds = refunded_by_charge(all_entries(uow, EntryFilter(kinds=(EntryKind.REFUND,))))
         charges = {}
         for usage_id in refunds:
             usage_entry = uow.ledger.get(usage_id)
@@ -398,12 +380,3 @@ def verify_ledger(ctx: Context, principal: Principal | None = None, batch: int =
         findings=tuple(findings),
         claims=len(claims),
     )
-
-
-def _all_claims(uow: UnitOfWork) -> list[Claim]:
-    out: list[Claim] = []
-    while page := uow.vouchers.claims(ClaimFilter(), out[-1].id if out else None, PAGE):
-        out += page
-        if len(page) < PAGE:
-            break
-    return out

@@ -97,30 +97,34 @@ def check_project(project: str) -> str:
 def project_budgets(ctx: Context, principal: Principal, tenant_ref: str) -> list[BudgetStatus]:
     """Every capped project of the tenant, and every project it charged or holds anything to this month."""
     require_user(principal)
-    now = ctx.clock.now()
-    start = month_start(now)
     with ctx.store.uow() as uow:
         tenant = tenant_by_ref(uow, tenant_ref)
         visible_tenant(principal, tenant.id)
-        caps = {p: cap for (_, p), cap in uow.tenants.project_budgets([tenant.id]).items()}
-        charged = {p: v for (_, p), v in uow.ledger.usage_charged_by_project([tenant.id], start).items()}
-        held = {p: v for (_, p), v in uow.attempts.open_holds_by_project([tenant.id], now - HOLD_GRACE).items()}
-    out = []
-    for project in sorted(caps.keys() | charged.keys() | held.keys()):
-        cap, c, h = caps.get(project), charged.get(project, ZERO), held.get(project, ZERO)
-        left = budget_left(cap, c, h) if cap is not None else None
-        out.append(BudgetStatus(tenant.id, cap, start, c, h, left, project))
-    return out
+        return _project_statuses(uow, tenant.id, ctx.clock.now())
 
 
 def project_budget(ctx: Context, principal: Principal, tenant_ref: str, project: str) -> BudgetStatus:
+    """One project's budget: its cap (None: none), and what it charged and holds this month."""
+    require_user(principal)
     check_project(project)
-    found = [b for b in project_budgets(ctx, principal, tenant_ref) if b.project == project]
-    if found:
-        return found[0]
     with ctx.store.uow() as uow:
-        tenant_id = tenant_by_ref(uow, tenant_ref).id
-    return BudgetStatus(tenant_id, None, month_start(ctx.clock.now()), ZERO, ZERO, None, project)
+        tenant = tenant_by_ref(uow, tenant_ref)
+        visible_tenant(principal, tenant.id)
+        return _project_statuses(uow, tenant.id, ctx.clock.now(), project)[0]
+
+
+def _project_statuses(uow: UnitOfWork, tenant_id: str, now: datetime, only: str | None = None) -> list[BudgetStatus]:
+    start = month_start(now)
+    caps = {p: cap for (_, p), cap in uow.tenants.project_budgets([tenant_id]).items()}
+    charged = {p: v for (_, p), v in uow.ledger.usage_charged_by_project([tenant_id], start).items()}
+    held = {p: v for (_, p), v in uow.attempts.open_holds_by_project([tenant_id], now - HOLD_GRACE).items()}
+    projects = [only] if only is not None else sorted(caps.keys() | charged.keys() | held.keys())
+    out = []
+    for project in projects:
+        cap, c, h = caps.get(project), charged.get(project, ZERO), held.get(project, ZERO)
+        left = budget_left(cap, c, h) if cap is not None else None
+        out.append(BudgetStatus(tenant_id, cap, start, c, h, left, project))
+    return out
 
 
 def set_project_budget(

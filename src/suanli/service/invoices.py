@@ -10,9 +10,10 @@ from suanli.domain.ledger import ZERO, EntryKind, tenant_receivable
 from suanli.domain.tenants import Principal, Tenant
 from suanli.ports import EntryFilter, UnitOfWork
 from suanli.service.access import require_user, tenant_by_ref, visible_tenant
-from suanli.service.billing import all_entries, charge_facts
+from suanli.service.billing import charge_facts
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
+from suanli.service.paging import all_entries
 
 
 def tenant_invoice(ctx: Context, principal: Principal, tenant_ref: str, month: str) -> Invoice:

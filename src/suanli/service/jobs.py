@@ -29,10 +29,11 @@ from suanli.scheduling.decisions import STATIC_CODES, ReasonCode
 from suanli.scheduling.snapshot import PendingJob
 from suanli.service.access import require_job_role, require_user
 from suanli.service.auth import tenant_is_active
-from suanli.service.billing import all_entries, rate_record
+from suanli.service.billing import rate_record
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
 from suanli.service.lifecycle import move
+from suanli.service.paging import all_entries
 from suanli.service.scheduler import NOTE_PREFIX, QUEUED_REASON, pool_templates
 
 # Which spec field to blame when no pool anywhere could run a job, by the reason most pools gave.

@@ -14,9 +14,10 @@ from suanli.domain.jobs.spec import JobKind
 from suanli.domain.jobs.states import JobState
 from suanli.domain.ledger import EntryKind
 from suanli.ports import EntryFilter
-from suanli.service.billing import all_entries, rate_metered
+from suanli.service.billing import rate_metered
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
+from suanli.service.paging import all_entries
 from suanli.service.voucher_review import deduct_usage
 
 

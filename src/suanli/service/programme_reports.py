@@ -11,6 +11,7 @@ from suanli.domain.tenants import Principal, Role
 from suanli.ports import ClaimFilter
 from suanli.service.access import require_role
 from suanli.service.context import Context
+from suanli.service.paging import all_claims
 
 
 def programme_report(ctx: Context, principal: Principal, programme_id: str) -> ProgrammeReport:
@@ -22,12 +23,8 @@ def programme_report(ctx: Context, principal: Principal, programme_id: str) -> P
             raise NotFound("voucher programme not found")
         tenants = {t.id: t for t in uow.tenants.list()}
         centres = {c.id: c.name for c in uow.centres.list()}
-        claims = []
-        filt = ClaimFilter(programme_id=programme.id)
-        while page := uow.vouchers.claims(filt, claims[-1].id if claims else None):
-            claims += page
         facts = []
-        for claim in claims:
+        for claim in all_claims(uow, ClaimFilter(programme_id=programme.id)):
             tenant = tenants.get(claim.tenant_id)
             lines = tuple((line, centres.get(line.centre_id, line.centre_id)) for line in uow.vouchers.lines(claim.id))
             name = tenant.name if tenant else claim.tenant_id

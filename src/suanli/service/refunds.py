@@ -17,6 +17,7 @@ from suanli.domain.ledger import (
     positive_amount,
     refund_postings,
     refund_reference,
+    refunded_by_charge,
     refunded_entry,
     tenant_receivable,
 )
@@ -24,9 +25,9 @@ from suanli.domain.money import FEN
 from suanli.domain.tenants import Principal, Role
 from suanli.domain.vouchers import GRANTED_STATES, OPEN_STATES
 from suanli.ports import EntryFilter, UnitOfWork
-from suanli.service.access import require_role
-from suanli.service.billing import all_entries
+from suanli.service.access import given_reason, require_role
 from suanli.service.context import Context
+from suanli.service.paging import all_entries
 from suanli.service.voucher_review import claw_back
 
 
@@ -45,9 +46,7 @@ def refunds_of(uow: UnitOfWork, usage: Entry) -> list[Entry]:
 def refund_usage(ctx: Context, principal: Principal, entry_id: str, amount: Decimal | None, reason: str) -> Refund:
     """Refund `amount` (None: all that is left) of the usage charge `entry_id`, with a reason."""
     require_role(principal, Role.CITY_ADMIN)
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput([FieldError("reason", "say why the charge is refunded")])
+    reason = given_reason(reason, "say why the charge is refunded")
     now = ctx.clock.now()
     with ctx.store.uow() as uow:
         usage = uow.ledger.get(entry_id)
@@ -58,8 +57,7 @@ def refund_usage(ctx: Context, principal: Principal, entry_id: str, amount: Deci
         uow.vouchers.lock_tenant(usage.tenant_id or "")  # refunds of one tenant's charges queue here
         charged = usage.amount_for(tenant_receivable(usage.tenant_id or ""))
         earlier = refunds_of(uow, usage)
-        account = tenant_receivable(usage.tenant_id or "")
-        left = charged + sum((e.amount_for(account) for e in earlier), ZERO)
+        left = charged - refunded_by_charge(earlier).get(usage.id, ZERO)
         amount = left if amount is None else positive_amount(amount, "amount")
         if amount <= 0 or amount > left:
             raise InvalidInput(

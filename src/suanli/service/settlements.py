@@ -11,9 +11,10 @@ from suanli.domain.ledger import ZERO, EntryKind, provider_payable, tenant_recei
 from suanli.domain.tenants import Principal, Role
 from suanli.ports import EntryFilter, UnitOfWork
 from suanli.service.access import require_user
-from suanli.service.billing import all_entries, charge_facts
+from suanli.service.billing import charge_facts
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
+from suanli.service.paging import all_entries
 
 
 def _visible_centre(uow: UnitOfWork, principal: Principal, ref: str) -> Centre:

@@ -44,9 +44,10 @@ from suanli.domain.vouchers import (
     review_step,
 )
 from suanli.ports import ClaimFilter, EntryFilter, UnitOfWork
-from suanli.service.access import require_role, require_user
+from suanli.service.access import given_reason, require_role, require_user
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
+from suanli.service.paging import all_entries
 from suanli.service.vouchers import ClaimView, get_claim
 
 
@@ -189,15 +190,8 @@ def payout(ctx: Context, principal: Principal, claim_id: str, bank_reference: st
 def _settled(uow: UnitOfWork, claim: Claim) -> Decimal:
     prefix = f"voucher_payout:{claim.id}:"
     filt = EntryFilter(tenant_id=claim.tenant_id, kinds=(EntryKind.VOUCHER_PAYOUT,))
-    total = ZERO
-    after: str | None = None
-    while page := uow.ledger.entries(filt, after, 1000):
-        total += sum(
-            (-e.amount_for(programme_treasury(claim.programme_id)) for e in page if e.reference.startswith(prefix)),
-            ZERO,
-        )
-        after = page[-1].id
-    return total
+    treasury = programme_treasury(claim.programme_id)
+    return -sum((e.amount_for(treasury) for e in all_entries(uow, filt) if e.reference.startswith(prefix)), ZERO)
 
 
 def clawback(
@@ -207,9 +201,7 @@ def clawback(
     payout it cancels the grant, after payout (or for a deduction) the tenant owes it back."""
     require_role(principal, Role.CITY_ADMIN)
     amount = positive_amount(amount, "amount")
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput([FieldError("reason", "say why the subsidy is clawed back")])
+    reason = given_reason(reason, "say why the subsidy is clawed back")
     now = ctx.clock.now()
     with ctx.store.uow() as uow:
         claim, _ = _claim(uow, claim_id)

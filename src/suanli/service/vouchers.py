@@ -19,7 +19,7 @@ from suanli.billing.vouchers import (
 )
 from suanli.domain.errors import ClaimRefused, Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from suanli.domain.ids import new_id
-from suanli.domain.ledger import ZERO, Entry, EntryKind, positive_amount, refunded_entry, tenant_receivable
+from suanli.domain.ledger import ZERO, EntryKind, positive_amount, refunded_by_charge, tenant_receivable
 from suanli.domain.tenants import REVIEW_ROLES, Principal, Role
 from suanli.domain.vouchers import (
     RESERVING_STATES,
@@ -36,6 +36,7 @@ from suanli.ports import ClaimFilter, EntryFilter, UnitOfWork
 from suanli.service.access import require_role, require_user, tenant_by_ref
 from suanli.service.catalogue import effective_catalogue
 from suanli.service.context import Context
+from suanli.service.paging import all_entries
 
 PLEDGE = (
     "We pledge that this claim and its evidence are true, complete and accurate, and accept clawback and the "
@@ -137,13 +138,10 @@ def paid_in_year(uow: UnitOfWork, tenant_id: str, year: int) -> Decimal:
     since, until = year_bounds(year)
     account = tenant_receivable(tenant_id)
     paid = ZERO
-    after: str | None = None
     filt = EntryFilter(account=account, kinds=(EntryKind.PAYMENT, EntryKind.REVERSAL), since=since, until=until)
-    while page := uow.ledger.entries(filt, after, 1000):
-        for e in page:
-            if e.kind is EntryKind.PAYMENT or (e.reverses and _is_payment(uow, e.reverses)):
-                paid -= e.amount_for(account)
-        after = page[-1].id
+    for e in all_entries(uow, filt):
+        if e.kind is EntryKind.PAYMENT or (e.reverses and _is_payment(uow, e.reverses)):
+            paid -= e.amount_for(account)
     return paid
 
 
@@ -160,16 +158,9 @@ def usage_items(uow: UnitOfWork, tenant_id: str, year: int) -> list[UsageItem]:
     centres = {c.id: c for c in uow.centres.list()}
     since, until = year_bounds(year)
     filt = EntryFilter(tenant_id=tenant_id, kinds=(EntryKind.USAGE, EntryKind.INTERIM, EntryKind.REFUND), since=since)
-    refunded: dict[str, Decimal] = {}  # usage entry -> refunded so far (a refund may come in a later year)
-    usage: list[Entry] = []
-    after: str | None = None
-    while page := uow.ledger.entries(filt, after, 1000):
-        for e in page:
-            if e.kind is EntryKind.REFUND:
-                refunded[refunded_entry(e)] = refunded.get(refunded_entry(e), ZERO) - e.amount_for(receivable)
-            elif e.occurred_at < until:
-                usage.append(e)
-        after = page[-1].id
+    found = list(all_entries(uow, filt))
+    refunded = refunded_by_charge(found)  # a refund may come in a later year than its charge
+    usage = [e for e in found if e.kind is not EntryKind.REFUND and e.occurred_at < until]
     items: list[UsageItem] = []
     for e in usage:
         attempt = uow.attempts.get(e.attempt_id or "")  # a service's interim charges precede its usage record
