@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from suanli.domain.jobs.states import JobState
 from suanli.service import agents, jobs
 from suanli.service.cache import SchedulerCache
@@ -78,3 +80,27 @@ def test_a_change_made_without_an_event_is_healed_by_the_periodic_rebuild(city: 
     heartbeat_all(city)
     scheduler.cycle()
     assert job_id in scheduler.cache.allocs and scheduler.cache.full_rebuilds == 2
+
+
+def test_recent_demand_counts_each_restricted_job_once_and_spreads_it_over_its_models(city: City, clock):
+    scheduler = Scheduler(city.ctx)
+    principal = city.principal("acme-dev")
+    for i in range(3):
+        jobs.submit_job(city.ctx, principal, {"name": f"npu{i}", "run": "x", "resources": {"accelerators": "910B:8"}})
+    jobs.submit_job(
+        city.ctx, principal, {"name": "two", "run": "x", "resources": {"accelerators": ["A100:4", "H800:4"]}}
+    )
+    jobs.submit_job(
+        city.ctx,
+        principal,
+        {"name": "any", "run": "x", "resources": {"accelerators": ["A100:1", "H800:1", "910B:1"]}},
+    )
+    for _ in range(3):  # cycles and a full rebuild do not count a job again
+        scheduler.cycle()
+        clock.advance(61)
+        heartbeat_all(city)
+    demand = scheduler.cache.snapshot([], clock.now()).demand
+    assert scheduler.cache.full_rebuilds >= 2
+    npu = next(m for m in demand if "910B" in m)
+    assert demand[npu] == pytest.approx(24, rel=1e-3)  # 3 jobs x 8 cards; the 3-model job adds nothing
+    assert demand["A100"] == pytest.approx(2, rel=1e-3) and demand["H800"] == pytest.approx(2, rel=1e-3)

@@ -86,6 +86,8 @@ class Snapshot:
     tenants: Mapping[str, TenantShare] = field(default_factory=dict)  # fair-share inputs, by tenant id
     # budget left this month, by `budget_key` (a tenant's, or one of its projects'); absent: no cap
     budgets: Mapping[str, Decimal] = field(default_factory=dict)
+    # recent demand per model, each job's units spread evenly over the models it accepts (decayed)
+    demand: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

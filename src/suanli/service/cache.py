@@ -18,11 +18,13 @@ from suanli.domain.accelerators import Catalogue
 from suanli.domain.errors import InvalidInput
 from suanli.domain.jobs.model import Attempt, Job
 from suanli.domain.jobs.request import resolve_request
+from suanli.domain.jobs.spec import JobKind
 from suanli.domain.jobs.states import HOLDS_CAPACITY, PENDING, JobState
 from suanli.domain.tenants import Tenant
 from suanli.ports import UnitOfWork
 from suanli.scheduling.estimates import RuntimeHistory, estimate
 from suanli.scheduling.fairness import REFERENCE_TFLOPS, TenantShare, decay
+from suanli.scheduling.scarcity import RESTRICTED
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState, RunningJob, Snapshot
 
 
@@ -54,6 +56,8 @@ class SchedulerCache:
         self.tenants: dict[str, Tenant] = {}
         self.usage: dict[str, tuple[float, datetime]] = {}  # tenant -> (decayed usage, as of)
         self.history = RuntimeHistory()
+        self.demand: dict[str, tuple[float, datetime]] = {}  # model -> (decayed units asked for, as of)
+        self.demanded: set[str] = set()  # pending jobs already counted in `demand`
         self.speeds: dict[str, float] = {}  # model -> nameplate TFLOPS
         self.cpu_models: tuple[str, ...] = ()
         self.pool_cpus: dict[str, int] = {}  # pool -> CPUs per node (to rate CPU jobs)
@@ -97,6 +101,7 @@ class SchedulerCache:
         for job in uow.jobs.in_states(sorted(PENDING | HOLDS_CAPACITY)):
             self._admit(job, attempts.get(job.current_attempt_id or ""), catalogue, now)
         self.cursor = position
+        self.demanded &= set(self.pending) | set(self.allocs)  # a requeued job is not new demand
         self.seen = set()
         self.synced_at = now
         self.full_rebuilds += 1
@@ -138,6 +143,7 @@ class SchedulerCache:
             job.spec.max_runtime,
             self.speeds,
             slowest,
+            service=job.spec.kind is JobKind.SERVICE,
         )
 
     def _admit(self, job: Job, attempt: Attempt | None, catalogue: Catalogue, now: datetime) -> None:
@@ -146,6 +152,8 @@ class SchedulerCache:
                 self.pending[job.id] = self._pending(job, catalogue)
             except InvalidInput as exc:
                 self.broken[job.id] = exc.detail
+                return
+            self._demand(self.pending[job.id], now)
             return
         if attempt is None or attempt.job_id != job.id:
             return
@@ -173,15 +181,43 @@ class SchedulerCache:
             shape=job.shape,
             name=job.name,
             max_runtime_s=spec.max_runtime,
-            estimates=estimate(job.tenant_id, job.name, spec.max_runtime, models, self.speeds, self.history),
+            estimates=estimate(
+                job.tenant_id,
+                job.name,
+                spec.max_runtime,
+                models,
+                self.speeds,
+                self.history,
+                service=spec.kind is JobKind.SERVICE,
+            ),
             project=spec.project or "",
         )
+
+    def _demand(self, job: PendingJob, now: datetime) -> None:
+        if job.job_id in self.demanded:
+            return
+        self.demanded.add(job.job_id)
+        models = {o.model for o in job.request.options}
+        if not models or len(models) > RESTRICTED:
+            return
+        size = job.request.size / len(models)
+        for model in models:
+            value, at = self.demand.get(model, (0.0, now))
+            self.demand[model] = (decay(value, (now - at).total_seconds(), self.half_life_s) + size, now)
 
     def _running(self, job: Job, attempt: Attempt) -> RunningJob:
         started = attempt.started_at or attempt.leased_at or attempt.placed_at
         deadline = started + timedelta(seconds=job.spec.max_runtime)
         models = [o.model for o in job.spec.resources.accelerators] or list(self.cpu_models)
-        guess = estimate(job.tenant_id, job.name, job.spec.max_runtime, models, self.speeds, self.history)
+        guess = estimate(
+            job.tenant_id,
+            job.name,
+            job.spec.max_runtime,
+            models,
+            self.speeds,
+            self.history,
+            service=job.spec.kind is JobKind.SERVICE,
+        )
         expected = started + timedelta(seconds=guess.get(attempt.model, job.spec.max_runtime))
         return RunningJob(
             job_id=job.id,
@@ -251,7 +287,8 @@ class SchedulerCache:
                 for i in range(up)
             )
             filled.append(replace(pool, free=free))
-        return Snapshot(tuple(filled), tuple(a.running for a in self.allocs.values()), self.shares(now))
+        demand = {m: decay(v, (now - at).total_seconds(), self.half_life_s) for m, (v, at) in self.demand.items()}
+        return Snapshot(tuple(filled), tuple(a.running for a in self.allocs.values()), self.shares(now), demand=demand)
 
     def shares(self, now: datetime) -> dict[str, TenantShare]:
         held: dict[str, float] = {}

@@ -10,7 +10,9 @@ Placement. For each job, every pool it fits is priced and timed: runtime on that
 estimate, from nameplate FP16 and the tenant's history), start (now, or predicted from what runs there), and
 cost (price x units x runtime). Among pools that can start it now, it takes the one that finishes it soonest;
 pools finishing within 15% of that count as equally fast, and the cheapest of them wins. A job near the head
-of the queue may instead wait for a pool that would finish it at least 25% sooner.
+of the queue may instead wait for a pool that would finish it at least 25% sooner. Scarce room is kept for the
+jobs that need it (`scheduling.scarcity`): a job that could run elsewhere leaves the room that waiting jobs can
+use only there, and a model recently asked for by jobs that accept few others weighs as dearer.
 
 Reservations and backfill. The first jobs that cannot start (up to 8) get reservations in the pool where
 they would finish first, by running jobs' time limits (so the promise holds whatever the estimates say).
@@ -35,6 +37,7 @@ from suanli.scheduling import fit
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.evaluate import Cycle, shape_of
 from suanli.scheduling.policies import register
+from suanli.scheduling.scarcity import Scarcity, pressure
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
 
 RESERVE_TOP = 8
@@ -43,6 +46,7 @@ WAIT_FOR_FASTER = 0.25
 MAX_WAIT_FOR_FASTER = 0.1  # ... if that wait is at most this share of the job's runtime where it could start now
 MIN_RUN_BEFORE_PREEMPT_S = 300.0
 PREEMPT_SCAN = 16  # waiting jobs considered for preemption per cycle
+PRESSURE_WEIGHT = 20.0
 USAGE_WINDOW_S = 7 * 86400.0  # decayed usage over this window counts as an average rate held
 
 
@@ -65,6 +69,8 @@ class Suanli:
         lead: dict[str, dict[str, PoolReason]] = {}
         notes: dict[str, str] = {}
         shapes = len({shape_of(j) for j in ranked})
+        scarcity = Scarcity(cycle, ranked)
+        pressed = pressure(snapshot)
         for index, job in enumerate(ranked):
             if cycle.never_fits(job):
                 rejected[job.job_id] = cycle.reasons(job)
@@ -79,7 +85,8 @@ class Suanli:
                         waiting.append(rest.job_id)
                 break
             options = [] if cycle.stuck(job) else self._options(cycle, job)
-            best = _fastest_then_cheapest(options)
+            spared = [o for o in options if not scarcity.contested(job, o.pool)]
+            best = _fastest_then_cheapest(spared or options, pressed)
             if head:
                 better = self._wait_for_faster(cycle, job, best)
                 if better is not None:
@@ -87,7 +94,8 @@ class Suanli:
                     self._reserve(cycle, job, better, lead, notes, "it finishes sooner there than anywhere now")
                     continue
             if best is not None:
-                cycle.place(job, best.pool, best.nodes, _why(job, best, options))
+                cycle.place(job, best.pool, best.nodes, _why(job, best, spared or options, len(options) - len(spared)))
+                scarcity.placed(job, best.pool)
                 continue
             waiting.append(job.job_id)
             if head:
@@ -281,27 +289,42 @@ def _cost(job: PendingJob, pool: PoolState, runtime: float) -> Decimal:
     return price * Decimal(str(round(units * runtime / 3600, 6)))
 
 
-def _fastest_then_cheapest(options: Sequence[Option]) -> Option | None:
+def _fastest_then_cheapest(options: Sequence[Option], pressed: dict[str, float] | None = None) -> Option | None:
     if not options:
         return None
     fastest = min(o.runtime for o in options)
     close = [o for o in options if o.runtime <= fastest * (1 + SPEED_SLACK)]
-    return min(close, key=lambda o: (o.cost, o.runtime, o.pool.pool_id))
+    pressed = pressed or {}
+    return min(close, key=lambda o: (_weighted(o.cost, pressed.get(o.pool.model, 0.0)), o.runtime, o.pool.pool_id))
 
 
-def _why(job: PendingJob, chosen: Option, options: Sequence[Option]) -> str:
+def _weighted(cost: Decimal, pressure: float) -> Decimal:
+    """The cost as the choice weighs it: up to (1 + PRESSURE_WEIGHT) times dearer on the most pressed model."""
+    return cost * Decimal(str(round(1 + PRESSURE_WEIGHT * pressure, 6)))
+
+
+def _why(job: PendingJob, chosen: Option, options: Sequence[Option], spared: int = 0) -> str:
     unit = "core-hour" if chosen.pool.is_cpu else "accelerator-hour"
     price = format_price(chosen.pool.price_for(job.preemptible) or Decimal(0))
     hours = chosen.runtime / 3600
     text = f"finishes in ~{hours:.1f} h at ¥{price}/{unit} (~¥{format_price(chosen.cost)} in all)"
-    others = len(options) - 1
-    if others:
-        fastest = min(o.runtime for o in options)
+    fastest = min(o.runtime for o in options)
+    close = [o for o in options if o.runtime <= fastest * (1 + SPEED_SLACK)]
+    cheaper = [o for o in close if o.cost < chosen.cost]
+    if len(options) > 1:
         text += (
             "; the fastest start"
             if chosen.runtime == fastest
-            else f"; within {SPEED_SLACK:.0%} of the fastest of {others + 1} pools with room, and the cheapest of those"
+            else f"; within {SPEED_SLACK:.0%} of the fastest of {len(options)} pools with room"
+            + ("" if cheaper else ", and the cheapest of those")
         )
+    if cheaper:
+        text += (
+            f"; {min(cheaper, key=lambda o: o.cost).pool.label} is cheaper but in demand by jobs that can use few "
+            "other models"
+        )
+    if spared:
+        text += f"; {spared} pool(s) left to waiting jobs that can run nowhere else"
     return text
 
 
