@@ -43,6 +43,9 @@ def verdict(results: list[Metrics]) -> list[str]:
         f"({'ok' if float(ours.total_cost) <= float(best.total_cost) else 'HIGHER'})",
         f"Jain: {ours.jain:.3f} vs best baseline {max(m.jain for m in baselines):.3f} "
         f"({'ok' if ours.jain >= max(m.jain for m in baselines) - 1e-9 else 'LOWER'})",
+        f"Jain in standard compute (FP16-weighted): {ours.jain_compute:.3f} vs best baseline "
+        f"{max(m.jain_compute for m in baselines):.3f} "
+        f"({'ok' if ours.jain_compute >= max(m.jain_compute for m in baselines) - 1e-9 else 'LOWER'})",
     ]
     return lines
 
@@ -101,6 +104,7 @@ def _mean(results: Sequence[Metrics]) -> Metrics:
         wait=replace(first.wait, p95=sum(m.wait.p95 for m in results) / n),
         total_cost=str(sum(float(m.total_cost) for m in results) / n),
         jain=sum(m.jain for m in results) / n,
+        jain_compute=sum(m.jain_compute for m in results) / n,
     )
 
 

@@ -59,6 +59,7 @@ def summary_table(results: list[Metrics]) -> Table:
         "slowdown",
         "cost (CNY)",
         "Jain",
+        "Jain FP16",
         "unfinished",
         "sim wall s",
     ):
@@ -73,6 +74,7 @@ def summary_table(results: list[Metrics]) -> Table:
             f"{m.bounded_slowdown.mean:.1f}",
             f"{float(m.total_cost):,.0f}",
             f"{m.jain:.3f}",
+            f"{m.jain_compute:.3f}",
             str(m.unfinished + m.refused),
             f"{m.wall_seconds:.1f}",
         )

@@ -50,6 +50,7 @@ class Sample:
     at: float
     held: dict[str, int]  # tenant -> accelerators held (CPU jobs: cores / 32)
     waiting: dict[str, int]  # tenant -> accelerators its waiting jobs ask for (backlogged tenants only)
+    held_compute: dict[str, float] = field(default_factory=dict)  # tenant -> A100-equivalents held
 
 
 @dataclass
@@ -189,16 +190,18 @@ class Simulation:
 
     def _sample(self, elapsed: float) -> Sample:
         held: dict[str, int] = {}
+        compute: dict[str, float] = {}
         for alloc in self.scheduler.cache.allocs.values():
             r = alloc.running
             amount = r.per_node * len(r.node_indices) or math.ceil(r.cpus * len(r.node_indices) / 32)
             held[r.tenant_id] = held.get(r.tenant_id, 0) + amount
+            compute[r.tenant_id] = compute.get(r.tenant_id, 0.0) + alloc.rate
         waiting: dict[str, int] = {}
         for p in self.scheduler.cache.pending.values():
             r = p.request
             amount = r.nodes * (r.options[0].per_node if r.options else math.ceil(r.cpus / 32))
             waiting[p.tenant_id] = waiting.get(p.tenant_id, 0) + amount
-        return Sample(elapsed, held, waiting)
+        return Sample(elapsed, held, waiting, compute)
 
 
 def _next_boundary(now: datetime, interval: timedelta) -> datetime:

@@ -9,12 +9,13 @@ and its share of what was held while it had work waiting, against its fair share
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from suanli.domain.jobs.states import JobState
-from suanli.sim.engine import SIM_START, SimRun
+from suanli.sim.engine import SIM_START, Sample, SimRun
 
 BOUND_SECONDS = 10.0  # the usual bound of "bounded slowdown"
 _HOUR = 3600.0
@@ -102,6 +103,7 @@ class Metrics:
     tenants: list[TenantMetrics] = field(default_factory=list)
     cycles: int = 0
     wall_seconds: float = 0.0
+    jain_compute: float = 1.0  # Jain's index with what is held counted in standard compute (A100-equivalents)
     sim_hours: float = 0.0
 
     def to_json(self) -> dict[str, object]:
@@ -180,6 +182,7 @@ def measure(run: SimRun) -> Metrics:
         services_never_placed=sum(1 for j in services if j.first_start is None),
         total_cost=str(sum((j.cost for j in jobs), Decimal(0))),
         jain=jain_index(run),
+        jain_compute=jain_index(run, compute=True),
         utilisation=utilisation(run, first, max(last, first + 1)),
         tenants=tenant_table(run, jobs),
         cycles=run.cycles,
@@ -209,10 +212,15 @@ def max_min_fair(capacity: float, demands: dict[str, float]) -> dict[str, float]
     return fair
 
 
-def jain_index(run: SimRun) -> float:
+def jain_index(run: SimRun, *, compute: bool = False) -> float:
     """Jain's index over tenants' time-averaged ratio of what they held to their max-min fair share (given
-    what they wanted) of what all backlogged tenants held, while at least two were backlogged."""
-    ratios = _share_ratios(run)
+    what they wanted) of what all backlogged tenants held, while at least two were backlogged. What is held is
+    counted in accelerators, or with `compute` in standard compute (A100-equivalents: accelerators weighted by
+    nameplate FP16, DOMAIN.md), which is what the platform's fair share divides."""
+    return jain_of(share_ratios(run.samples, set(run.tenant_ids.values()), compute=compute))
+
+
+def jain_of(ratios: dict[str, float | None]) -> float:
     values = [v for v in ratios.values() if v is not None]
     if not values:
         return 1.0
@@ -221,24 +229,27 @@ def jain_index(run: SimRun) -> float:
     return (total * total) / (len(values) * squares) if squares > 0 else 1.0
 
 
-def _share_ratios(run: SimRun) -> dict[str, float | None]:
+def share_ratios(samples: Sequence[Sample], tenants: set[str], *, compute: bool = False) -> dict[str, float | None]:
+    """Each tenant's time-averaged held / max-min fair share over the samples with two or more backlogged."""
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
-    for sample in run.samples:
+    for sample in samples:
         backlogged = sample.waiting
         if len(backlogged) < 2:
             continue
-        held = {t: float(sample.held.get(t, 0)) for t in backlogged}
+        cards = {t: float(sample.held.get(t, 0)) for t in backlogged}
+        held = {t: sample.held_compute.get(t, 0.0) for t in backlogged} if compute else cards
+        # what a tenant waits for is counted at the rate of what it holds (one A100-equivalent a card if nothing)
+        rate = {t: (held[t] / cards[t] if compute and cards[t] > 0 else 1.0) for t in backlogged}
         total = sum(held.values())
         if total <= 0:
             continue
-        fair = max_min_fair(total, {t: held[t] + backlogged[t] for t in backlogged})
+        fair = max_min_fair(total, {t: held[t] + backlogged[t] * rate[t] for t in backlogged})
         for tenant, amount in held.items():
             if fair.get(tenant, 0) <= 0:
                 continue
             sums[tenant] = sums.get(tenant, 0.0) + amount / fair[tenant]
             counts[tenant] = counts.get(tenant, 0) + 1
-    tenants = set(run.tenant_ids.values())
     return {t: (sums[t] / counts[t] if counts.get(t) else None) for t in tenants}
 
 
@@ -296,7 +307,7 @@ def utilisation_series(run: SimRun, step: float = _HOUR) -> tuple[list[float], d
 
 def tenant_table(run: SimRun, jobs: list[JobOutcome]) -> list[TenantMetrics]:
     names = {tid: name for name, tid in run.tenant_ids.items()}
-    ratios = _share_ratios(run)
+    ratios = share_ratios(run.samples, set(run.tenant_ids.values()))
     rows = []
     for tenant_id in sorted(names, key=lambda t: names[t]):
         mine = [j for j in jobs if j.tenant_id == tenant_id]

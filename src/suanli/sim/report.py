@@ -38,8 +38,8 @@ def markdown(results: Sequence[Metrics], reference: str = "suanli", title: str =
         f"Times in hours; ratios are over `{ref.policy}` (below 1.00x: better than `{ref.policy}`).",
         "",
         "| policy | mean JCT | median | p95 JCT | p99 JCT | mean wait | p95 wait | p99 wait | bounded slowdown | "
-        "makespan | cost (CNY) | Jain | unfinished |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "makespan | cost (CNY) | Jain | Jain (FP16) | unfinished |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in results:
         lines.append(
@@ -47,7 +47,7 @@ def markdown(results: Sequence[Metrics], reference: str = "suanli", title: str =
             f"{_h(m.jct.p95)} | {_h(m.jct.p99)} | {_h(m.wait.mean)} | {_h(m.wait.p95)} "
             f"({_ratio(m.wait.p95, ref.wait.p95)}) | {_h(m.wait.p99)} | {m.bounded_slowdown.mean:.1f} | "
             f"{m.makespan_h:.1f} | {float(m.total_cost):,.0f} ({_ratio(float(m.total_cost), float(ref.total_cost))}) | "
-            f"{m.jain:.3f} | {m.unfinished + m.refused} |"
+            f"{m.jain:.3f} | {m.jain_compute:.3f} | {m.unfinished + m.refused} |"
         )
     if any(m.services for m in results):
         lines += [
