@@ -31,15 +31,19 @@ class Scarcity:
         self.captive: dict[str, float] = {}
         self.free: dict[str, float] = {}
         self._only: dict[Hashable, str | None] = {}
-        counted: dict[Hashable, tuple[PendingJob, int]] = {}
+        first: dict[Hashable, PendingJob] = {}
+        count: dict[Hashable, int] = {}
         for job in jobs:
             key = shape_of(job)
-            first, count = counted.get(key, (job, 0))
-            counted[key] = (first, count + 1)
-        for job, count in counted.values():
+            if key in count:
+                count[key] += 1
+            else:
+                first[key], count[key] = job, 1
+        self.shapes = len(count)  # distinct shapes among the jobs
+        for key, job in first.items():
             pool = self._sole_pool(job)
             if pool is not None:
-                self.captive[pool.pool_id] = self.captive.get(pool.pool_id, 0.0) + count * units(job, pool)
+                self.captive[pool.pool_id] = self.captive.get(pool.pool_id, 0.0) + count[key] * units(job, pool)
         for pool_id in self.captive:
             free = cycle.free[pool_id]
             self.free[pool_id] = float(sum(free.cpus) if free.cpu_pool else sum(free.accel))

@@ -35,7 +35,7 @@ from decimal import Decimal
 from suanli.domain.money import format_price
 from suanli.scheduling import fit
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
-from suanli.scheduling.evaluate import Cycle, shape_of
+from suanli.scheduling.evaluate import Cycle
 from suanli.scheduling.policies import register
 from suanli.scheduling.scarcity import Scarcity, pressure
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
@@ -68,8 +68,8 @@ class Suanli:
         rejected: dict[str, tuple[PoolReason, ...]] = {}
         lead: dict[str, dict[str, PoolReason]] = {}
         notes: dict[str, str] = {}
-        shapes = len({shape_of(j) for j in ranked})
         scarcity = Scarcity(cycle, ranked)
+        shapes = scarcity.shapes
         pressed = pressure(snapshot)
         for index, job in enumerate(ranked):
             if cycle.never_fits(job):
@@ -294,7 +294,8 @@ def _fastest_then_cheapest(options: Sequence[Option], pressed: dict[str, float] 
         return None
     fastest = min(o.runtime for o in options)
     close = [o for o in options if o.runtime <= fastest * (1 + SPEED_SLACK)]
-    pressed = pressed or {}
+    if not pressed or len(close) == 1:
+        return min(close, key=lambda o: (o.cost, o.runtime, o.pool.pool_id))
     return min(close, key=lambda o: (_weighted(o.cost, pressed.get(o.pool.model, 0.0)), o.runtime, o.pool.pool_id))
 
 
