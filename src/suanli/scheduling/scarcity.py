@@ -6,6 +6,11 @@ counts, per pool, the units (accelerators; cores in CPU pools) asked for by wait
 is that pool: its *captive demand*. A pool is *contested* for a flexible job when taking the job's room would
 leave less free than that demand; the job then prefers its other pools, and takes a contested one only when
 it has nothing else.
+
+Across cycles, `pressure` reads the scheduler cache's recent (decayed) demand per model from jobs that accept
+at most RESTRICTED models, relative to the model's capacity: a model specialised work has been asking for
+weighs as dearer when a flexible job chooses among equally fast pools, so long-running flexible work does not
+settle there before that work arrives.
 """
 
 from __future__ import annotations
