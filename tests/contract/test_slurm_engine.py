@@ -78,7 +78,7 @@ def test_a_job_slurm_refuses_fails_clearly_and_leaves_nothing(backend: SlurmBack
 
 def test_a_job_waiting_in_slurm_says_why(backend: SlurmBackend):
     first, second = unique("hold"), unique("wait")
-    backend.submit(spec(first, "sleep 3", pool="npu", per_node=8))
+    backend.submit(spec(first, "sleep 120", pool="npu", per_node=8))  # holds the pool until cancelled below
     wait_until(backend, first, lambda s: s is EngineState.RUNNING)
     backend.submit(spec(second, "true", pool="npu", per_node=8))
     status = wait_until(backend, second, lambda s: s is EngineState.PENDING)
@@ -86,6 +86,7 @@ def test_a_job_waiting_in_slurm_says_why(backend: SlurmBackend):
     while not status.reason and time.monotonic() < deadline:
         time.sleep(0.2)
         status = backend.status(second)
+    assert status.state is EngineState.PENDING
     assert status.reason in ("waiting in Slurm: Resources", "waiting in Slurm: Priority")
     backend.cancel(second)
     backend.cancel(first)
