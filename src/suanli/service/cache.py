@@ -181,17 +181,15 @@ class SchedulerCache:
             shape=job.shape,
             name=job.name,
             max_runtime_s=spec.max_runtime,
-            estimates=estimate(
-                job.tenant_id,
-                job.name,
-                spec.max_runtime,
-                models,
-                self.speeds,
-                self.history,
-                service=spec.kind is JobKind.SERVICE,
-            ),
+            estimates=self._estimate(job, models),
             project=spec.project or "",
         )
+
+    def _estimate(self, job: Job, models: list[str]) -> dict[str, float]:
+        """Expected seconds on each model, from the runtime history."""
+        spec = job.spec
+        service = spec.kind is JobKind.SERVICE
+        return estimate(job.tenant_id, job.name, spec.max_runtime, models, self.speeds, self.history, service=service)
 
     def _demand(self, job: PendingJob, now: datetime) -> None:
         if job.job_id in self.demanded:
@@ -209,15 +207,7 @@ class SchedulerCache:
         started = attempt.started_at or attempt.leased_at or attempt.placed_at
         deadline = started + timedelta(seconds=job.spec.max_runtime)
         models = [o.model for o in job.spec.resources.accelerators] or list(self.cpu_models)
-        guess = estimate(
-            job.tenant_id,
-            job.name,
-            job.spec.max_runtime,
-            models,
-            self.speeds,
-            self.history,
-            service=job.spec.kind is JobKind.SERVICE,
-        )
+        guess = self._estimate(job, models)
         expected = started + timedelta(seconds=guess.get(attempt.model, job.spec.max_runtime))
         return RunningJob(
             job_id=job.id,

@@ -85,7 +85,7 @@ class Suanli:
                         waiting.append(rest.job_id)
                 break
             options = [] if cycle.stuck(job) else self._options(cycle, job)
-            spared = [o for o in options if not scarcity.contested(job, o.pool)]
+            spared = [o for o in options if not scarcity.contested(job, o.pool)] if scarcity.captive else options
             best = _fastest_then_cheapest(spared or options, pressed)
             if head:
                 better = self._wait_for_faster(cycle, job, best)
