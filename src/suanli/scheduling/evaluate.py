@@ -73,7 +73,7 @@ class Cycle:
         return self._evaluate(job)[1]
 
     def _evaluate(self, job: PendingJob) -> tuple[list[PoolState], list[PoolReason]]:
-        key = shape_of(job)
+        key = job.shape or shape_of(job)
         known = self._candidates.get(key)
         if known is None:
             ok, reasons = [], []
@@ -247,23 +247,23 @@ class Cycle:
 
     def explain(
         self,
-        pending: Sequence[PendingJob],
-        waiting: Iterable[str],
+        waiting: Iterable[PendingJob],
         lead: Mapping[str, dict[str, PoolReason]] | None = None,
     ) -> dict[str, tuple[PoolReason, ...]]:
         """Reasons per waiting job: computed once per shape (after the cycle's placements); jobs with a
         `lead` (their own reason for some pools, e.g. a reservation) get theirs."""
-        jobs = {j.job_id: j for j in pending}
         lead = lead or {}
-        memo: dict[tuple[Hashable, int], tuple[PoolReason, ...]] = {}
+        memo: dict[Hashable, tuple[PoolReason, ...]] = {}
         out = {}
-        for job_id in waiting:
-            job = jobs[job_id]
-            own = lead.get(job_id)
-            key = (shape_of(job), id(own) if own else 0)  # leads shared between jobs are explained once
-            if key not in memo:
-                memo[key] = self.reasons(job, own) if own else self.reasons(job)
-            out[job_id] = memo[key]
+        for job in waiting:
+            own = lead.get(job.job_id) if lead else None
+            key = job.shape or shape_of(job)
+            if own:
+                key = (key, id(own))  # leads shared between jobs are explained once
+            reasons = memo.get(key)
+            if reasons is None:
+                reasons = memo[key] = self.reasons(job, own) if own else self.reasons(job)
+            out[job.job_id] = reasons
         return out
 
     def result(

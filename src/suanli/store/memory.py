@@ -53,6 +53,7 @@ class MemoryData:
     ledger: dict[str, Entry] = field(default_factory=dict)
     ledger_refs: dict[str, str] = field(default_factory=dict)  # reference -> entry id
     reversals: dict[str, str] = field(default_factory=dict)  # reversed entry id -> its reversal's id
+    ledger_by_attempt: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # attempt -> entry ids
     project_budgets: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     vouchers: VoucherData = field(default_factory=VoucherData)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,6 +23,10 @@ class MemLedgerRepo(_Repo):
         _put(self.j, self.d.ledger_refs, entry.reference, entry.id)
         if entry.reverses is not None:
             _put(self.j, self.d.reversals, entry.reverses, entry.id)
+        if entry.attempt_id is not None:
+            ids = self.d.ledger_by_attempt[entry.attempt_id]
+            ids.add(entry.id)
+            self.j.record(lambda: ids.discard(entry.id))
         return True
 
     def get(self, entry_id: str) -> Entry | None:
@@ -49,7 +53,12 @@ class MemLedgerRepo(_Repo):
                 and (after is None or e.id > after)
             )
 
-        return sorted((e for e in self.d.ledger.values() if keep(e)), key=lambda e: e.id)[:limit]
+        if filt.attempt_id is not None:  # the index: an attempt has a handful of entries
+            ids = self.d.ledger_by_attempt.get(filt.attempt_id, ())
+            candidates: Iterable[Entry] = (self.d.ledger[i] for i in ids)
+        else:
+            candidates = self.d.ledger.values()
+        return sorted((e for e in candidates if keep(e)), key=lambda e: e.id)[:limit]
 
     def balances(self, prefix: str = "", until: datetime | None = None) -> dict[str, Decimal]:
         out: dict[str, Decimal] = {}

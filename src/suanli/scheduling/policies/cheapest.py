@@ -19,11 +19,11 @@ class Cheapest:
 
     def decide(self, snapshot: Snapshot, pending: Sequence[PendingJob], now: datetime) -> CycleResult:
         cycle = Cycle(snapshot, now)
-        waiting: dict[str, tuple[PoolReason, ...]] = {}
+        waiting: list[PendingJob] = []
         rejected: dict[str, tuple[PoolReason, ...]] = {}
         for job in sorted(pending, key=lambda j: (j.submitted_at, j.job_id)):
             if cycle.stuck(job):
-                waiting[job.job_id] = ()
+                waiting.append(job)
                 continue
             if cycle.never_fits(job):
                 rejected[job.job_id] = cycle.reasons(job)
@@ -38,9 +38,9 @@ class Cheapest:
                     cycle.place(job, pool, nodes, f"{why} at ¥{price}/{unit}")
                     break
             else:
-                waiting[job.job_id] = ()
+                waiting.append(job)
                 cycle.mark_stuck(job)
-        return cycle.result(cycle.explain(pending, waiting), rejected)
+        return cycle.result(cycle.explain(waiting), rejected)
 
 
 register(Cheapest.name)(Cheapest)

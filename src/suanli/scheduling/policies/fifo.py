@@ -18,7 +18,7 @@ class Fifo:
 
     def decide(self, snapshot: Snapshot, pending: Sequence[PendingJob], now: datetime) -> CycleResult:
         cycle = Cycle(snapshot, now)
-        waiting: list[str] = []
+        waiting: list[PendingJob] = []
         rejected: dict[str, tuple[PoolReason, ...]] = {}
         held: dict[str, str] = {}  # pool -> the earliest waiting job that could use it
         lead: dict[str, dict[str, PoolReason]] = {}
@@ -31,7 +31,7 @@ class Fifo:
             open_pools = [p for p in pools if p.pool_id not in held]
             if open_pools and not cycle.stuck(job) and self._start(cycle, job, open_pools, len(pools)):
                 continue
-            waiting.append(job.job_id)
+            waiting.append(job)
             if job.job_id in cycle.over_budget:
                 continue  # it waits for its tenant's budget, not for room: it holds no place in the queue
             key = (job.shape or job.job_id, len(held))
@@ -50,7 +50,7 @@ class Fifo:
             lead[job.job_id] = shared[key]
             for pool in pools:
                 held.setdefault(pool.pool_id, job.job_id)
-        return cycle.result(cycle.explain(pending, waiting, lead), rejected)
+        return cycle.result(cycle.explain(waiting, lead), rejected)
 
     @staticmethod
     def _start(cycle: Cycle, job: PendingJob, pools: Sequence[PoolState], candidates: int) -> bool:

@@ -57,7 +57,7 @@ class Slurm:
         ranked = sorted(
             pending, key=lambda j: (-self.priority(j, now, usage, weight, largest).total, j.submitted_at, j.job_id)
         )
-        waiting: list[str] = []
+        waiting: list[PendingJob] = []
         rejected: dict[str, tuple[PoolReason, ...]] = {}
         lead: dict[str, dict[str, PoolReason]] = {}
         reserved: tuple[str, PoolState] | None = None  # (job, pool): EASY keeps one reservation
@@ -67,7 +67,7 @@ class Slurm:
                 continue
             if not cycle.stuck(job) and self._start(cycle, job, backfill=reserved is not None):
                 continue
-            waiting.append(job.job_id)
+            waiting.append(job)
             if reserved is None:
                 reserved = self._reserve(cycle, job, lead)
             elif reserved is not None and not cycle.stuck(job):
@@ -81,7 +81,7 @@ class Slurm:
                         f"room now would delay job {held_job}, reserved here (EASY backfill)",
                     )
                 }
-        return cycle.result(cycle.explain(pending, waiting, lead), rejected)
+        return cycle.result(cycle.explain(waiting, lead), rejected)
 
     @staticmethod
     def _start(cycle: Cycle, job: PendingJob, backfill: bool) -> bool:

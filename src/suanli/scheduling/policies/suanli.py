@@ -31,11 +31,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
+
+import numpy as np
 
 from suanli.domain.money import format_price
 from suanli.scheduling import fit
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.evaluate import Cycle
+from suanli.scheduling.order import lexorder
 from suanli.scheduling.policies import register
 from suanli.scheduling.scarcity import Scarcity, pressure
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
@@ -64,7 +68,7 @@ class Suanli:
     def decide(self, snapshot: Snapshot, pending: Sequence[PendingJob], now: datetime) -> CycleResult:
         cycle = Cycle(snapshot, now)
         ranked = rank(snapshot, pending, cycle, now)
-        waiting: list[str] = []
+        waiting: list[PendingJob] = []
         rejected: dict[str, tuple[PoolReason, ...]] = {}
         lead: dict[str, dict[str, PoolReason]] = {}
         notes: dict[str, str] = {}
@@ -76,34 +80,37 @@ class Suanli:
                 rejected[job.job_id] = cycle.reasons(job)
                 continue
             head = len(cycle.reservations) < RESERVE_TOP
-            if not head and cycle.stuck_count() >= shapes:
-                # no shape fits anywhere any more and every reservation is made: the rest simply wait
-                for rest in ranked[index:]:
-                    if cycle.never_fits(rest):
-                        rejected[rest.job_id] = cycle.reasons(rest)
-                    else:
-                        waiting.append(rest.job_id)
-                break
+            if not head and cycle.stuck(job):
+                waiting.append(job)  # no room for its shape: nothing to try, and no reservation to make
+                if cycle.stuck_count() >= shapes:
+                    # no shape fits anywhere any more and every reservation is made: the rest simply wait
+                    for rest in ranked[index + 1 :]:
+                        if cycle.never_fits(rest):
+                            rejected[rest.job_id] = cycle.reasons(rest)
+                        else:
+                            waiting.append(rest)
+                    break
+                continue
             options = [] if cycle.stuck(job) else self._options(cycle, job)
             spared = [o for o in options if not scarcity.contested(job, o.pool)] if scarcity.captive else options
             best = _fastest_then_cheapest(spared or options, pressed)
             if head:
                 better = self._wait_for_faster(cycle, job, best)
                 if better is not None:
-                    waiting.append(job.job_id)
+                    waiting.append(job)
                     self._reserve(cycle, job, better, lead, notes, "it finishes sooner there than anywhere now")
                     continue
             if best is not None:
                 cycle.place(job, best.pool, best.nodes, _why(job, best, spared or options, len(options) - len(spared)))
                 scarcity.placed(job, best.pool)
                 continue
-            waiting.append(job.job_id)
+            waiting.append(job)
             if head:
                 target = self._soonest_pool(cycle, job)
                 if target is not None:
                     self._reserve(cycle, job, target, lead, notes, "the soonest finish")
-        preemptions = self._preempt(cycle, snapshot, ranked, waiting, lead, notes, now)
-        return cycle.result(cycle.explain(pending, waiting, lead), rejected, preemptions, notes)
+        preemptions = self._preempt(cycle, snapshot, waiting, lead, notes, now)
+        return cycle.result(cycle.explain(waiting, lead), rejected, preemptions, notes)
 
     # ---------------------------------------------------------------------------- choosing a pool
 
@@ -186,8 +193,7 @@ class Suanli:
         self,
         cycle: Cycle,
         snapshot: Snapshot,
-        ranked: Sequence[PendingJob],
-        waiting: list[str],
+        waiting: list[PendingJob],
         lead: dict[str, dict[str, PoolReason]],
         notes: dict[str, str],
         now: datetime,
@@ -200,16 +206,9 @@ class Suanli:
         if not preemptible:
             return []
         borrowing = _borrowing(snapshot)
-        waiting_set = set(waiting)
         taken: set[str] = set()
         out: list[Preemption] = []
-        scanned = 0
-        for job in ranked:
-            if job.job_id not in waiting_set:
-                continue
-            scanned += 1
-            if scanned > PREEMPT_SCAN:
-                break
+        for job in waiting[:PREEMPT_SCAN]:  # waiting jobs, in rank order
             share = snapshot.tenants.get(job.tenant_id)
             inside_quota = share is not None and share.quota > 0 and share.held < share.quota
 
@@ -248,34 +247,49 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
     (plus its recent usage, as an average rate) over its weight and grows by each job's size. The tenant
     furthest below its share goes next, whatever the size of its jobs; short jobs go first within a tenant
     and long ones age towards the front."""
+    n = len(pending)
+    if n == 0:
+        return []
     inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
-    models: dict[object, tuple[str, ...]] = {}
-    now_ts = now.timestamp()
-    rows = []
-    for job in pending:
+    usable_by_shape: dict[object, tuple[str, ...]] = {}
+    codes: dict[str, int] = {}
+    tenants: list[str] = []
+    priority = np.empty(n, dtype=np.int64)
+    tenant = np.empty(n, dtype=np.int64)
+    submitted = np.empty(n)
+    best = np.empty(n)
+    size = np.empty(n)
+    for i, job in enumerate(pending):
         key = job.shape or job.job_id
-        usable = models.get(key)
+        usable = usable_by_shape.get(key)
         if usable is None:
-            usable = models[key] = tuple({p.model for p in cycle.candidates(job)})
+            usable = usable_by_shape[key] = tuple({p.model for p in cycle.candidates(job)})
         estimates = job.estimates
-        known = [estimates[m] for m in usable if m in estimates]
-        best = min(known) if known else float(job.max_runtime_s)
-        submitted = job.submitted_ts
-        ratio = (max(0.0, now_ts - submitted) + best) / max(best, 60.0)
-        rows.append((-job.priority, job.tenant_id, -ratio, submitted, job.job_id, job.request.size, job))
-    rows.sort(key=lambda r: r[:5])
-    keyed = []
-    turn, current = 0.0, None
-    for neg_priority, tenant, neg_ratio, _, job_id, size, job in rows:
-        if (neg_priority, tenant) != current:
-            current = (neg_priority, tenant)
-            share = snapshot.tenants.get(tenant)
-            weight = share.weight if share is not None and share.weight > 0 else 1.0
-            turn = (share.held + share.usage / USAGE_WINDOW_S) / weight if share is not None else 0.0
-        keyed.append((neg_priority, 0 if tenant in inside else 1, turn, neg_ratio, job_id, job))
-        turn += size / weight
-    keyed.sort(key=lambda k: k[:5])
-    return [k[5] for k in keyed]
+        known = [estimates[m] for m in usable if m in estimates] if estimates else None
+        best[i] = min(known) if known else job.max_runtime_s
+        code = codes.get(job.tenant_id)
+        if code is None:
+            code = codes[job.tenant_id] = len(tenants)
+            tenants.append(job.tenant_id)
+        tenant[i] = code
+        priority[i] = job.priority
+        submitted[i] = job.submitted_ts
+        size[i] = job.request.size
+    ids = [job.job_id for job in pending]
+    ratio = (np.maximum(0.0, now.timestamp() - submitted) + best) / np.maximum(best, 60.0)
+    # within each (priority, tenant): highest response ratio first, each job's turn is the tenant's counter
+    within = lexorder((-priority, tenant, -ratio, submitted), ids)
+    turn = np.empty(n)
+    bounds = np.flatnonzero(np.diff(priority[within]) | np.diff(tenant[within])) + 1
+    for group in np.split(within, bounds):
+        share = snapshot.tenants.get(tenants[tenant[group[0]]])
+        weight = share.weight if share is not None and share.weight > 0 else 1.0
+        start = (share.held + share.usage / USAGE_WINDOW_S) / weight if share is not None else 0.0
+        steps = (size[group] / weight).tolist()
+        turn[group] = list(accumulate(steps[:-1], initial=start))
+    outside = np.fromiter((t not in inside for t in tenants), dtype=np.int64, count=len(tenants))[tenant]
+    order = lexorder((-priority, outside, turn, -ratio), ids)
+    return [pending[i] for i in order.tolist()]
 
 
 def _borrowing(snapshot: Snapshot) -> set[str]:
