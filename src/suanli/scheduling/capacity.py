@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from suanli.scheduling.snapshot import PoolState
 
@@ -87,10 +88,9 @@ class PoolFree:
         return sum(self.accel)
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+class Hold(NamedTuple):
     """Resources a running job holds on some nodes until it ends: by `deadline` at the latest (its
-    max_runtime), by `expected` on the runtime estimate."""
+    max_runtime), by `expected` on the runtime estimate. (A named tuple: a cycle makes one per running job.)"""
 
     nodes: tuple[int, ...]
     accel: int
@@ -124,6 +124,8 @@ class Timeline:
         self.running = list(running)
         self.reservations: list[Reservation] = []
         self._sorted: dict[str, tuple[int, list[tuple[datetime, int, Hold]]]] = {}
+        self._times_key: tuple[object, ...] | None = None
+        self._times_list: list[datetime] = []
 
     def _releases(self, expected: bool) -> list[tuple[datetime, int, Hold]]:
         key = "expected" if expected else "deadline"
@@ -158,11 +160,12 @@ class Timeline:
 
         ok = {i for i in range(size) if fits(i)}
         releases = self._releases(expected)
-        times = sorted(
-            {now, *(t for t, _, _ in releases if t > now), *(r.end for r in self.reservations if r.end > now)}
-        )
+        ends = {r.end for r in self.reservations if r.end > now}
         k = 0
-        for t in times:
+        for t in self._times(expected, now):
+            # a try can succeed only where it could not before: a node that fits has gained room, or a
+            # reservation has ended (otherwise the nodes are as they were and reservations only add up)
+            worth = t == now or t in ends
             while k < len(releases) and releases[k][0] <= t:
                 h = releases[k][2]
                 for i in h.nodes:
@@ -172,11 +175,24 @@ class Timeline:
                         free_m[i] += h.mem
                         if fits(i):
                             ok.add(i)
+                            worth = True
                 k += 1
+            if not worth:
+                continue
             chosen = self._choose(ok, free_a, free_c, free_m, t, nodes, accel, cpus, mem, duration)
             if chosen is not None:
                 return t, chosen
         return None
+
+    def _times(self, expected: bool, now: datetime) -> list[datetime]:
+        """`now`, then every later moment a running job ends or a reservation does, in order."""
+        key = (expected, now, len(self.running), len(self.reservations))
+        if self._times_key != key:
+            releases = self._releases(expected)
+            later = {t for t, _, _ in releases if t > now} | {r.end for r in self.reservations if r.end > now}
+            later.discard(now)
+            self._times_key, self._times_list = key, [now, *sorted(later)]
+        return self._times_list
 
     def _choose(
         self,

@@ -38,17 +38,13 @@ class Cycle:
         self.free = {p.pool_id: PoolFree(p) for p in snapshot.pools}
         holds: dict[str, list[Hold]] = {}
         for r in snapshot.running:
-            holds.setdefault(r.pool_id, []).append(
-                Hold(
-                    r.node_indices,
-                    r.per_node,
-                    r.cpus,
-                    r.memory_gib,
-                    _expected_end(r, now),
-                    max(r.deadline, now),
-                    r.job_id,
-                )
-            )
+            expected = r.expected_end if r.expected_end > now else _expected_end(r, now)
+            deadline = r.deadline if r.deadline > now else now
+            hold = Hold(r.node_indices, r.per_node, r.cpus, r.memory_gib, expected, deadline, r.job_id)
+            if r.pool_id in holds:
+                holds[r.pool_id].append(hold)
+            else:
+                holds[r.pool_id] = [hold]
         self.timelines = {p.pool_id: Timeline(p, holds.get(p.pool_id, [])) for p in snapshot.pools}
         self.version = dict.fromkeys(self.pools, 0)
         self.placements: list[Placement] = []
@@ -157,13 +153,17 @@ class Cycle:
         changes: jobs of one demand and runtime share the answer)."""
         accel, cpus, mem = fit.demand_per_node(job, pool)
         runtime = self.runtime(job, pool)
-        key = (pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem, round(runtime))
-        if key not in self._starts:
-            found = self.timelines[pool.pool_id].earliest_start(
+        timeline = self.timelines[pool.pool_id]
+        # how long the job runs matters only against reservations (without any, the start is the same)
+        held = round(runtime) if timeline.reservations else -1
+        key = (pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem, held)
+        start = self._starts.get(key, self)
+        if start is self:
+            found = timeline.earliest_start(
                 self.free[pool.pool_id], job.request.nodes, accel, cpus, mem, runtime, self.now, expected=True
             )
-            self._starts[key] = found[0] if found else None
-        return self._starts[key]
+            start = self._starts[key] = found[0] if found else None
+        return start  # type: ignore[return-value]
 
     def reserve(self, job: PendingJob, pool: PoolState, *, expected: bool = False) -> Reservation | None:
         if self.budgets and not self.affordable(job, pool):

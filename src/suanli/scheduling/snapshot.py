@@ -109,9 +109,12 @@ class PendingJob:
     estimates: dict[str, float] = field(default_factory=dict)  # expected seconds per accelerator model
     project: str = ""  # the tenant's project it is charged to ("" for none)
     submitted_ts: float = field(init=False, compare=False, repr=False)
+    # (estimate, model) pairs, fastest first
+    fastest: tuple[tuple[float, str], ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "submitted_ts", self.submitted_at.timestamp())
+        object.__setattr__(self, "fastest", tuple(sorted((s, m) for m, s in self.estimates.items())))
 
 
 def budget_key(tenant_id: str, project: str = "") -> str:

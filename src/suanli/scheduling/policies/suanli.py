@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import accumulate
 
 import numpy as np
 
@@ -251,43 +250,60 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
     if n == 0:
         return []
     inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
-    usable_by_shape: dict[object, tuple[str, ...]] = {}
+    usable_by_shape: dict[object, frozenset[str] | None] = {}  # None: every model the shape accepts
     codes: dict[str, int] = {}
     tenants: list[str] = []
-    priority = np.empty(n, dtype=np.int64)
-    tenant = np.empty(n, dtype=np.int64)
-    submitted = np.empty(n)
-    best = np.empty(n)
-    size = np.empty(n)
-    for i, job in enumerate(pending):
+    best: list[float] = []
+    tenant: list[int] = []
+    for job in pending:
         key = job.shape or job.job_id
-        usable = usable_by_shape.get(key)
+        if key in usable_by_shape:
+            usable = usable_by_shape[key]
+        else:
+            usable = frozenset(p.model for p in cycle.candidates(job))
+            options = job.request.options
+            usable = usable_by_shape[key] = None if options and usable.issuperset(o.model for o in options) else usable
+        fastest = job.fastest  # (estimate, model), fastest first: the first the job can use now
         if usable is None:
-            usable = usable_by_shape[key] = tuple({p.model for p in cycle.candidates(job)})
-        estimates = job.estimates
-        known = [estimates[m] for m in usable if m in estimates] if estimates else None
-        best[i] = min(known) if known else job.max_runtime_s
+            best.append(fastest[0][0] if fastest else job.max_runtime_s)
+        else:
+            for seconds, model in fastest:
+                if model in usable:
+                    best.append(seconds)
+                    break
+            else:
+                best.append(job.max_runtime_s)
         code = codes.get(job.tenant_id)
         if code is None:
             code = codes[job.tenant_id] = len(tenants)
             tenants.append(job.tenant_id)
-        tenant[i] = code
-        priority[i] = job.priority
-        submitted[i] = job.submitted_ts
-        size[i] = job.request.size
+        tenant.append(code)
+    priority = np.fromiter((job.priority for job in pending), dtype=np.int64, count=n)
+    submitted = np.fromiter((job.submitted_ts for job in pending), dtype=float, count=n)
+    sizes = [job.request.size for job in pending]
     ids = [job.job_id for job in pending]
-    ratio = (np.maximum(0.0, now.timestamp() - submitted) + best) / np.maximum(best, 60.0)
+    best_a, tenant_a = np.array(best, dtype=float), np.array(tenant, dtype=np.int64)
+    ratio = (np.maximum(0.0, now.timestamp() - submitted) + best_a) / np.maximum(best_a, 60.0)
     # within each (priority, tenant): highest response ratio first, each job's turn is the tenant's counter
-    within = lexorder((-priority, tenant, -ratio, submitted), ids)
-    turn = np.empty(n)
-    bounds = np.flatnonzero(np.diff(priority[within]) | np.diff(tenant[within])) + 1
-    for group in np.split(within, bounds):
-        share = snapshot.tenants.get(tenants[tenant[group[0]]])
+    within = lexorder((-priority, tenant_a, -ratio, submitted), ids)
+    weights, starts = [], []
+    for t in tenants:
+        share = snapshot.tenants.get(t)
         weight = share.weight if share is not None and share.weight > 0 else 1.0
-        start = (share.held + share.usage / USAGE_WINDOW_S) / weight if share is not None else 0.0
-        steps = (size[group] / weight).tolist()
-        turn[group] = list(accumulate(steps[:-1], initial=start))
-    outside = np.fromiter((t not in inside for t in tenants), dtype=np.int64, count=len(tenants))[tenant]
+        weights.append(weight)
+        starts.append((share.held + share.usage / USAGE_WINDOW_S) / weight if share is not None else 0.0)
+    firsts = np.ones(n, dtype=bool)
+    firsts[1:] = (np.diff(priority[within]) != 0) | (np.diff(tenant_a[within]) != 0)
+    turns = [0.0] * n
+    counter = 0.0
+    for i, first in zip(within.tolist(), firsts.tolist(), strict=True):
+        t = tenant[i]
+        if first:
+            counter = starts[t]
+        turns[i] = counter
+        counter += sizes[i] / weights[t]
+    turn = np.array(turns)
+    outside = np.fromiter((t not in inside for t in tenants), dtype=np.int64, count=len(tenants))[tenant_a]
     order = lexorder((-priority, outside, turn, -ratio), ids)
     return [pending[i] for i in order.tolist()]
 
