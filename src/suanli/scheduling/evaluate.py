@@ -54,7 +54,7 @@ class Cycle:
         self._no_room: dict[tuple[Hashable, str], int] = {}
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
         self._starts: dict[tuple[object, ...], datetime | None] = {}
-        self._busy: dict[tuple[Hashable, str, int], PoolReason] = {}
+        self._busy: dict[tuple[object, ...], PoolReason] = {}
         self.budgets = dict(snapshot.budgets)  # what each capped tenant has left, less this cycle's holds
         self.over_budget: dict[str, str] = {}  # job -> why its tenant's budget cannot cover it
 
@@ -235,10 +235,11 @@ class Cycle:
         for pool in ok:
             reason = lead.get(pool.pool_id)
             if reason is None:
-                key = (shape_of(job), pool.pool_id, self.version[pool.pool_id])
+                # the same for every job that asks this pool for the same room
+                accel, cpus, mem = fit.demand_per_node(job, pool)
+                key = (pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem)
                 reason = self._busy.get(key)
                 if reason is None:
-                    accel, cpus, mem = fit.demand_per_node(job, pool)
                     free = self.free[pool.pool_id]
                     reason = fit.capacity_reason(job, pool, free.count_fitting(accel, cpus, mem), len(free.accel))
                     self._busy[key] = reason

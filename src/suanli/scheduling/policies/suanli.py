@@ -154,14 +154,22 @@ class Suanli:
 
     @staticmethod
     def _soonest_pool(cycle: Cycle, job: PendingJob) -> PoolState | None:
-        best, best_finish = None, math.inf
-        for pool in cycle.candidates(job):
-            start = cycle.predicted_start(job, pool) if cycle.affordable(job, pool) else None
+        """The pool that would finish the job first (the first in candidate order among equals). Pools are
+        tried fastest first, and none is tried whose runtime alone already ends later than the best."""
+        pools = [(cycle.runtime(job, p), k, p) for k, p in enumerate(cycle.candidates(job)) if cycle.affordable(job, p)]
+        pools.sort(key=lambda t: (t[0], t[1]))
+        best, best_key = None, (math.inf, math.inf)
+        for runtime, k, pool in pools:
+            if (runtime, k) >= best_key:
+                if runtime > best_key[0]:
+                    break
+                continue
+            start = cycle.predicted_start(job, pool)
             if start is None:
                 continue
-            finish = (start - cycle.now).total_seconds() + cycle.runtime(job, pool)
-            if finish < best_finish:
-                best, best_finish = pool, finish
+            finish = (start - cycle.now).total_seconds() + runtime
+            if (finish, k) < best_key:
+                best, best_key = pool, (finish, k)
         return best
 
     @staticmethod
