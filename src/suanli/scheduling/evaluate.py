@@ -98,7 +98,7 @@ class Cycle:
     def stuck(self, job: PendingJob) -> bool:
         """No candidate pool had room for this shape earlier in the cycle. Capacity only shrinks within a
         cycle, so later jobs of the shape need not be tried again."""
-        return shape_of(job) in self._stuck
+        return (job.shape or shape_of(job)) in self._stuck
 
     def mark_stuck(self, job: PendingJob) -> None:
         if job.job_id in self.over_budget:
@@ -129,7 +129,7 @@ class Cycle:
     def fit_now(self, job: PendingJob, pool: PoolState) -> tuple[int, ...] | None:
         if self.budgets and not self.affordable(job, pool):
             return None
-        key = (shape_of(job), pool.pool_id)
+        key = (job.shape or shape_of(job), pool.pool_id)
         if self._no_room.get(key) == self.version[pool.pool_id]:
             return None
         accel, cpus, mem = fit.demand_per_node(job, pool)

@@ -97,8 +97,7 @@ def availability_reason(job: PendingJob, pool: PoolState) -> PoolReason | None:
 
 def demand_per_node(job: PendingJob, pool: PoolState) -> tuple[int, float, float]:
     """(accelerators, cpus, memory GiB) the job takes on each node of this pool."""
-    option = option_for_pool(job.request, pool)
-    return (option.per_node if option else 0, job.request.cpus, job.request.memory_gib)
+    return job.request.demand_on(pool.model)
 
 
 def choose_nodes(

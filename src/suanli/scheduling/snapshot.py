@@ -42,6 +42,15 @@ class PoolState:
     price: Decimal | None = None  # CNY per unit-hour from the card in effect
     price_card_id: str | None = None
     preemptible_discount: Decimal = Decimal(0)
+    preemptible_price: Decimal | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        discounted = (
+            None
+            if self.price is None
+            else (self.price * (Decimal(1) - self.preemptible_discount)).quantize(Decimal("0.0001"))
+        )
+        object.__setattr__(self, "preemptible_price", discounted)
 
     @property
     def is_cpu(self) -> bool:
@@ -52,11 +61,7 @@ class PoolState:
         return f"{self.centre_name}/{self.pool_name}"
 
     def price_for(self, preemptible: bool) -> Decimal | None:
-        if self.price is None:
-            return None
-        if not preemptible:
-            return self.price
-        return (self.price * (Decimal(1) - self.preemptible_discount)).quantize(Decimal("0.0001"))
+        return self.preemptible_price if preemptible else self.price
 
 
 @dataclass(frozen=True, slots=True)

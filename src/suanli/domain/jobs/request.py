@@ -30,11 +30,22 @@ class ResourceRequest:
     memory_gib: float
     size: int = field(init=False, compare=False)  # accelerators held at once (nodes for CPU jobs)
     by_model: dict[str, Option] = field(init=False, compare=False, repr=False)
+    # (accelerators, cpus, memory GiB) per node on a pool of each model, filled as asked
+    per_node_on: dict[str, tuple[int, float, float]] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         per_node = max((o.per_node for o in self.options), default=1)
         object.__setattr__(self, "size", max(1, self.nodes * per_node))
         object.__setattr__(self, "by_model", {o.model: o for o in self.options})
+        object.__setattr__(self, "per_node_on", {})
+
+    def demand_on(self, model: str) -> tuple[int, float, float]:
+        """(accelerators, cpus, memory GiB) the request takes on each node of a pool of `model`."""
+        demand = self.per_node_on.get(model)
+        if demand is None:
+            option = self.by_model.get(model)
+            demand = self.per_node_on[model] = (option.per_node if option else 0, self.cpus, self.memory_gib)
+        return demand
 
     @property
     def cpu_only(self) -> bool:
