@@ -104,3 +104,22 @@ def test_recent_demand_counts_each_restricted_job_once_and_spreads_it_over_its_m
     npu = next(m for m in demand if "910B" in m)
     assert demand[npu] == pytest.approx(24, rel=1e-3)  # 3 jobs x 8 cards; the 3-model job adds nothing
     assert demand["A100"] == pytest.approx(2, rel=1e-3) and demand["H800"] == pytest.approx(2, rel=1e-3)
+
+
+def test_the_scheduler_remembers_where_waiting_jobs_were_reserved_for_the_next_cycle(city: City, clock):
+    scheduler = Scheduler(city.ctx)
+    dev = city.principal("acme-dev")
+    body = {"name": "big", "run": "x", "resources": {"accelerators": "H800:8"}}
+    jobs.submit_job(city.ctx, dev, body)  # fills the only H800 node
+    scheduler.cycle()
+    waiting = jobs.submit_job(city.ctx, dev, body)[0].id
+    clock.advance(1)
+    heartbeat_all(city)
+    scheduler.cycle()
+    assert scheduler.cache.reserved == {waiting: city.ids["gpu/h800"]}
+    assert scheduler.cache.snapshot([], clock.now()).reserved == {waiting: city.ids["gpu/h800"]}
+    jobs.cancel_job(city.ctx, dev, waiting)
+    clock.advance(1)
+    heartbeat_all(city)
+    scheduler.cycle()
+    assert scheduler.cache.reserved == {}

@@ -102,3 +102,4 @@ class CycleResult:
     rejected: dict[str, tuple[PoolReason, ...]] = field(default_factory=dict)
     preemptions: tuple[Preemption, ...] = ()
     notes: dict[str, str] = field(default_factory=dict)  # job -> what this cycle promised it (reservations)
+    reserved: dict[str, str] = field(default_factory=dict)  # job -> pool it holds a reservation in this cycle

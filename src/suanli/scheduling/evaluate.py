@@ -278,7 +278,11 @@ class Cycle:
         for job_id, why in self.over_budget.items():
             if job_id in waiting and job_id not in notes:
                 notes[job_id] = why
-        return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes)
+        reserved = {j: pool for j, (pool, _) in self.reservations.items() if j in waiting}
+        return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes, reserved)
+
+
+OVERRUN_FACTOR = 0.5  # a job past its expected end is expected to run this share of its time so far again
 
 
 def _expected_end(r: RunningJob, now: datetime) -> datetime:
@@ -287,7 +291,7 @@ def _expected_end(r: RunningJob, now: datetime) -> datetime:
     if r.expected_end > now:
         return r.expected_end
     elapsed = max(60.0, (now - r.started_at).total_seconds())
-    return min(now + timedelta(seconds=0.5 * elapsed), max(r.deadline, now))
+    return min(now + timedelta(seconds=OVERRUN_FACTOR * elapsed), max(r.deadline, now))
 
 
 def hold_amount(job: PendingJob, pool: PoolState) -> Decimal:

@@ -61,6 +61,7 @@ class SchedulerCache:
         self.speeds: dict[str, float] = {}  # model -> nameplate TFLOPS
         self.cpu_models: tuple[str, ...] = ()
         self.pool_cpus: dict[str, int] = {}  # pool -> CPUs per node (to rate CPU jobs)
+        self.reserved: dict[str, str] = {}  # waiting job -> the pool it held a reservation in at the last cycle
         self.full_rebuilds = 0
 
     # ---------------------------------------------------------------------------- keeping in step
@@ -278,7 +279,14 @@ class SchedulerCache:
             )
             filled.append(replace(pool, free=free))
         demand = {m: decay(v, (now - at).total_seconds(), self.half_life_s) for m, (v, at) in self.demand.items()}
-        return Snapshot(tuple(filled), tuple(a.running for a in self.allocs.values()), self.shares(now), demand=demand)
+        reserved = {j: pool for j, pool in self.reserved.items() if j in self.pending}
+        return Snapshot(
+            tuple(filled),
+            tuple(a.running for a in self.allocs.values()),
+            self.shares(now),
+            demand=demand,
+            reserved=reserved,
+        )
 
     def shares(self, now: datetime) -> dict[str, TenantShare]:
         held: dict[str, float] = {}

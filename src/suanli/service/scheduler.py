@@ -115,6 +115,7 @@ class Scheduler:
             snapshot = replace(snapshot, budgets=budgets)
         pending = list(self.cache.pending.values())
         result = scheduling.decide(snapshot, pending, policy or self.policy or self.ctx.settings.scheduler.policy, now)
+        self.cache.reserved = dict(result.reserved)  # the next cycle keeps these pools where it can
         self._apply(result, now, report)
         if result.placements or result.rejected:
             with self.ctx.store.uow() as uow:  # take in our own writes, so the cache is current between cycles

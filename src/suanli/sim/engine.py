@@ -170,7 +170,7 @@ class Simulation:
             if cycle_due is not None and now >= cycle_due:
                 report = self.scheduler.cycle()
                 result.cycles += 1
-                for centre_id in {p.centre_id for p in report.placements}:
+                for centre_id in dict.fromkeys(p.centre_id for p in report.placements):  # in order, not by hash
                     self.agents[centre_id].tick()
                 cycle_due = None
                 elapsed = (now - SIM_START).total_seconds()

@@ -134,3 +134,28 @@ def test_suanli_explains_reservations_with_the_expected_start():
     (reason,) = result.waiting["next"]
     assert reason.code is ReasonCode.RESERVED and "expected to start in 2.0 h" in reason.message
     assert (T0 + timedelta(hours=2)).strftime("%H:%M") in result.notes["next"]
+
+
+def _two_busy_pools(ends_a: float, ends_b: float) -> tuple:
+    pools = (pool("a", nodes=1, free=[0]), pool("b", nodes=1, free=[0], centre="c2"))
+    runs = (running("ra", "a", (0,), 8, ends_in=ends_a), running("rb", "b", (0,), 8, ends_in=ends_b))
+    return pools, runs
+
+
+def test_suanli_reserves_in_the_pool_that_finishes_soonest_and_says_which():
+    pools, runs = _two_busy_pools(ends_a=3 * HOUR, ends_b=2 * HOUR)
+    result = decide(Snapshot(pools, runs), [job("big", per_node=8)], "suanli", T0)
+    assert result.reserved == {"big": "b"}
+
+
+def test_suanli_keeps_a_reservation_in_last_cycles_pool_unless_another_is_much_sooner():
+    # pool b would finish the job (1 h) at 10 h, a at 11 h, where it held its reservation last cycle: it stays
+    big = job("big", per_node=8, max_runtime=HOUR)
+    pools, runs = _two_busy_pools(ends_a=10 * HOUR, ends_b=9 * HOUR)
+    kept = decide(Snapshot(pools, runs, reserved={"big": "a"}), [big], "suanli", T0)
+    assert kept.reserved == {"big": "a"}
+    assert "c1/a" in kept.notes["big"]
+    # b now finishes it at 6 h, over 25% sooner: the reservation moves
+    pools, runs = _two_busy_pools(ends_a=10 * HOUR, ends_b=5 * HOUR)
+    moved = decide(Snapshot(pools, runs, reserved={"big": "a"}), [big], "suanli", T0)
+    assert moved.reserved == {"big": "b"}

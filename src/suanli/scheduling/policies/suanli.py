@@ -15,8 +15,10 @@ jobs that need it (`scheduling.scarcity`): a job that could run elsewhere leaves
 use only there, and a model recently asked for by jobs that accept few others weighs as dearer.
 
 Reservations and backfill. The first jobs that cannot start (up to 8) get reservations in the pool where
-they would finish first, by running jobs' time limits (so the promise holds whatever the estimates say).
-Any later job starts now only if, by its own max_runtime, it cannot delay a reservation.
+they would finish first, starting when the running jobs there are expected to end (so nodes drain for them
+early); a job reserved in a pool last cycle stays there unless another pool would finish it 25% sooner (the
+nodes already drained for it are not given up for a small gain). Any later job starts now only if, by its own
+max_runtime, it cannot delay a reservation.
 
 Preemption. A waiting job may stop preemptible jobs of strictly lower priority (or, for a tenant inside its
 quota, preemptible jobs of tenants borrowing beyond theirs) when that alone makes room for it in one pool;
@@ -105,7 +107,7 @@ class Suanli:
                 continue
             waiting.append(job)
             if head:
-                target = self._soonest_pool(cycle, job)
+                target = self._soonest_pool(cycle, job, snapshot.reserved.get(job.job_id))
                 if target is not None:
                     self._reserve(cycle, job, target, lead, notes, "the soonest finish")
         preemptions = self._preempt(cycle, snapshot, waiting, lead, notes, now)
@@ -153,8 +155,9 @@ class Suanli:
         return target
 
     @staticmethod
-    def _soonest_pool(cycle: Cycle, job: PendingJob) -> PoolState | None:
-        """The pool that would finish the job first (the first in candidate order among equals). Pools are
+    def _soonest_pool(cycle: Cycle, job: PendingJob, held: str | None = None) -> PoolState | None:
+        """The pool that would finish the job first (the first in candidate order among equals), or `held`,
+        the pool it was reserved in last cycle, unless the first finishes it WAIT_FOR_FASTER sooner. Pools are
         tried fastest first, and none is tried whose runtime alone already ends later than the best."""
         pools = [(cycle.runtime(job, p), k, p) for k, p in enumerate(cycle.candidates(job)) if cycle.affordable(job, p)]
         pools.sort(key=lambda t: (t[0], t[1]))
@@ -170,6 +173,14 @@ class Suanli:
             finish = (start - cycle.now).total_seconds() + runtime
             if (finish, k) < best_key:
                 best, best_key = pool, (finish, k)
+        if held is not None and best is not None and held != best.pool_id:
+            # the pool it was reserved in last cycle has drained for it: keep it unless another is much sooner
+            kept = next((p for _, _, p in pools if p.pool_id == held), None)
+            start = cycle.predicted_start(job, kept) if kept is not None else None
+            if kept is not None and start is not None:
+                finish = (start - cycle.now).total_seconds() + cycle.runtime(job, kept)
+                if best_key[0] > finish * (1 - WAIT_FOR_FASTER):
+                    return kept
         return best
 
     @staticmethod
