@@ -186,9 +186,12 @@ class Cycle:
         return reservation
 
     def backfill_ok(self, job: PendingJob, pool: PoolState, nodes: tuple[int, ...]) -> bool:
+        timeline = self.timelines[pool.pool_id]
+        if not timeline.reservations:
+            return True  # nothing to delay
         accel, cpus, mem = fit.demand_per_node(job, pool)
         end = self.now + timedelta(seconds=job.max_runtime_s)
-        return self.timelines[pool.pool_id].backfill_ok(nodes, end, accel, cpus, mem, self.now)
+        return timeline.backfill_ok(nodes, end, accel, cpus, mem, self.now)
 
     # ---------------------------------------------------------------------------- placing
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -55,12 +54,21 @@ PRESSURE_WEIGHT = 20.0
 USAGE_WINDOW_S = 7 * 86400.0  # decayed usage over this window counts as an average rate held
 
 
-@dataclass(frozen=True, slots=True)
 class Option:
-    pool: PoolState
-    nodes: tuple[int, ...]
-    runtime: float
-    cost: Decimal
+    """A pool that can start the job now: on which nodes, for how long, and (worked out when first asked,
+    as only the options about as fast as the fastest are priced) at what cost."""
+
+    __slots__ = ("_cost", "job", "nodes", "pool", "runtime")
+
+    def __init__(self, job: PendingJob, pool: PoolState, nodes: tuple[int, ...], runtime: float) -> None:
+        self.job, self.pool, self.nodes, self.runtime = job, pool, nodes, runtime
+        self._cost: Decimal | None = None
+
+    @property
+    def cost(self) -> Decimal:
+        if self._cost is None:
+            self._cost = _cost(self.job, self.pool, self.runtime)
+        return self._cost
 
 
 class Suanli:
@@ -127,7 +135,7 @@ class Suanli:
             if not cycle.backfill_ok(job, pool, nodes):
                 continue
             runtime = cycle.runtime(job, pool)
-            options.append(Option(pool, nodes, runtime, _cost(job, pool, runtime)))
+            options.append(Option(job, pool, nodes, runtime))
         if not room:
             cycle.mark_stuck(job)
         return options
