@@ -237,11 +237,14 @@ class Timeline:
         now: datetime,
         *,
         expected: bool = False,
+        found: tuple[datetime, tuple[int, ...]] | None = None,
     ) -> Reservation | None:
         """Promise a waiting gang its earliest start: by running jobs' deadlines (a promise the running jobs
         cannot break), or by their expected ends (`expected`: sooner, and nodes drain for it sooner). Either
-        way nothing started later may delay it. None if it cannot be placed in the known future."""
-        found = self.earliest_start(now_free, nodes, accel, cpus, mem, duration, now, expected=expected)
+        way nothing started later may delay it. None if it cannot be placed in the known future. `found`: the
+        (start, nodes) `earliest_start` gave for this demand, when already known."""
+        if found is None:
+            found = self.earliest_start(now_free, nodes, accel, cpus, mem, duration, now, expected=expected)
         if found is None:
             return None
         start, chosen = found

@@ -53,7 +53,7 @@ class Cycle:
         self._ranked: dict[tuple[Hashable, str], list[PoolState]] = {}
         self._no_room: dict[tuple[Hashable, str], int] = {}
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
-        self._starts: dict[tuple[object, ...], datetime | None] = {}
+        self._starts: dict[tuple[object, ...], tuple[datetime, tuple[int, ...]] | None] = {}  # (start, nodes)
         self._busy: dict[tuple[object, ...], PoolReason] = {}
         self.budgets = dict(snapshot.budgets)  # what each capped tenant has left, less this cycle's holds
         self.over_budget: dict[str, str] = {}  # job -> why its tenant's budget cannot cover it
@@ -157,19 +157,25 @@ class Cycle:
         # how long the job runs matters only against reservations (without any, the start is the same)
         held = round(runtime) if timeline.reservations else -1
         key = (pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem, held)
-        start = self._starts.get(key, self)
-        if start is self:
-            found = timeline.earliest_start(
+        if key not in self._starts:
+            self._starts[key] = timeline.earliest_start(
                 self.free[pool.pool_id], job.request.nodes, accel, cpus, mem, runtime, self.now, expected=True
             )
-            start = self._starts[key] = found[0] if found else None
-        return start  # type: ignore[return-value]
+        found = self._starts[key]
+        return found[0] if found else None
 
     def reserve(self, job: PendingJob, pool: PoolState, *, expected: bool = False) -> Reservation | None:
         if self.budgets and not self.affordable(job, pool):
             return None  # no capacity is promised to a job its tenant's budget cannot cover
         accel, cpus, mem = fit.demand_per_node(job, pool)
-        reservation = self.timelines[pool.pool_id].reserve(
+        timeline = self.timelines[pool.pool_id]
+        # without reservations in the pool, the start and nodes do not depend on how long it holds them
+        known = (
+            self._starts.get((pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem, -1))
+            if expected and not timeline.reservations
+            else None
+        )
+        reservation = timeline.reserve(
             job.job_id,
             self.free[pool.pool_id],
             job.request.nodes,
@@ -179,6 +185,7 @@ class Cycle:
             float(job.max_runtime_s),
             self.now,
             expected=expected,
+            found=known,
         )
         if reservation is not None:
             self.reservations[job.job_id] = (pool.pool_id, reservation)
