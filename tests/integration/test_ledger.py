@@ -214,3 +214,29 @@ def test_concurrent_resends_of_usage_charge_once(store, city: City):
     assert not errors and results.count(True) == 1
     assert balance(city, tenant_receivable(city.ids["acme"])) == Decimal("72.00")
     assert billing.verify_ledger(city.ctx).ok
+
+
+def test_entries_of_one_attempt_and_none_left_by_a_failed_unit_of_work(city: City):
+    _, attempt = placed_and_leased(city)
+    use(city, attempt)
+    _, other = placed_and_leased(city, centre="gpu")
+    use(city, other)
+    with pytest.raises(RuntimeError), city.ctx.store.uow() as uow:
+        uow.ledger.add(
+            Entry(
+                "le_undone",
+                EntryKind.USAGE,
+                "usage:undone",
+                city.ctx.clock.now(),
+                city.ctx.clock.now(),
+                "rolled back",
+                postings((tenant_receivable(city.ids["acme"]), Decimal(1)), (PLATFORM_REVENUE, Decimal(-1))),
+                attempt_id=attempt,
+            )
+        )
+        raise RuntimeError("boom")
+    with city.ctx.store.uow() as uow:
+        mine = uow.ledger.entries(EntryFilter(attempt_id=attempt), None, 10)
+        assert [e.kind for e in mine] == [EntryKind.USAGE] and mine[0].attempt_id == attempt
+        assert [e.attempt_id for e in uow.ledger.entries(EntryFilter(attempt_id=other), None, 10)] == [other]
+        assert uow.ledger.entries(EntryFilter(attempt_id=attempt), mine[0].id, 10) == []
