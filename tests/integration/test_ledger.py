@@ -148,22 +148,18 @@ def test_entries_page_in_recording_order(city: City):
     assert end is None
 
 
+def _stray_usage(city: City, entry_id: str, reference: str, attempt: str) -> Entry:
+    """A ¥1 usage entry for an attempt, posted straight to the ledger (as a bug might)."""
+    now = city.ctx.clock.now()
+    money = postings((tenant_receivable(city.ids["acme"]), Decimal(1)), (PLATFORM_REVENUE, Decimal(-1)))
+    return Entry(entry_id, EntryKind.USAGE, reference, now, now, "stray", money, attempt_id=attempt)
+
+
 def test_verify_finds_double_and_missing_charges(city: City):
     _, attempt = placed_and_leased(city)
     use(city, attempt)
     with city.ctx.store.uow() as uow:  # a second usage entry for the same attempt, as a bug might post
-        uow.ledger.add(
-            Entry(
-                "le_bogus",
-                EntryKind.USAGE,
-                "usage:again",
-                city.ctx.clock.now(),
-                city.ctx.clock.now(),
-                "bogus",
-                postings((tenant_receivable(city.ids["acme"]), Decimal(1)), (PLATFORM_REVENUE, Decimal(-1))),
-                attempt_id=attempt,
-            )
-        )
+        uow.ledger.add(_stray_usage(city, "le_bogus", "usage:again", attempt))
     report = billing.verify_ledger(city.ctx)
     assert not report.ok and [(f.rule, f.subject) for f in report.findings] == [("charged-once", attempt)]
     other_job, other = placed_and_leased(city, centre="gpu")
@@ -222,18 +218,7 @@ def test_entries_of_one_attempt_and_none_left_by_a_failed_unit_of_work(city: Cit
     _, other = placed_and_leased(city, centre="gpu")
     use(city, other)
     with pytest.raises(RuntimeError), city.ctx.store.uow() as uow:
-        uow.ledger.add(
-            Entry(
-                "le_undone",
-                EntryKind.USAGE,
-                "usage:undone",
-                city.ctx.clock.now(),
-                city.ctx.clock.now(),
-                "rolled back",
-                postings((tenant_receivable(city.ids["acme"]), Decimal(1)), (PLATFORM_REVENUE, Decimal(-1))),
-                attempt_id=attempt,
-            )
-        )
+        uow.ledger.add(_stray_usage(city, "le_undone", "usage:undone", attempt))
         raise RuntimeError("boom")
     with city.ctx.store.uow() as uow:
         mine = uow.ledger.entries(EntryFilter(attempt_id=attempt), None, 10)

@@ -41,10 +41,7 @@ class Cycle:
             expected = r.expected_end if r.expected_end > now else _expected_end(r, now)
             deadline = r.deadline if r.deadline > now else now
             hold = Hold(r.node_indices, r.per_node, r.cpus, r.memory_gib, expected, deadline, r.job_id)
-            if r.pool_id in holds:
-                holds[r.pool_id].append(hold)
-            else:
-                holds[r.pool_id] = [hold]
+            holds.setdefault(r.pool_id, []).append(hold)
         self.timelines = {p.pool_id: Timeline(p, holds.get(p.pool_id, [])) for p in snapshot.pools}
         self.version = dict.fromkeys(self.pools, 0)
         self.placements: list[Placement] = []
@@ -69,7 +66,7 @@ class Cycle:
         return self._evaluate(job)[1]
 
     def _evaluate(self, job: PendingJob) -> tuple[list[PoolState], list[PoolReason]]:
-        key = job.shape or shape_of(job)
+        key = shape_of(job)
         known = self._candidates.get(key)
         if known is None:
             ok, reasons = [], []
@@ -98,7 +95,7 @@ class Cycle:
     def stuck(self, job: PendingJob) -> bool:
         """No candidate pool had room for this shape earlier in the cycle. Capacity only shrinks within a
         cycle, so later jobs of the shape need not be tried again."""
-        return (job.shape or shape_of(job)) in self._stuck
+        return shape_of(job) in self._stuck
 
     def mark_stuck(self, job: PendingJob) -> None:
         if job.job_id in self.over_budget:
@@ -129,7 +126,7 @@ class Cycle:
     def fit_now(self, job: PendingJob, pool: PoolState) -> tuple[int, ...] | None:
         if self.budgets and not self.affordable(job, pool):
             return None
-        key = (job.shape or shape_of(job), pool.pool_id)
+        key = (shape_of(job), pool.pool_id)
         if self._no_room.get(key) == self.version[pool.pool_id]:
             return None
         accel, cpus, mem = fit.demand_per_node(job, pool)
@@ -154,9 +151,7 @@ class Cycle:
         accel, cpus, mem = fit.demand_per_node(job, pool)
         runtime = self.runtime(job, pool)
         timeline = self.timelines[pool.pool_id]
-        # how long the job runs matters only against reservations (without any, the start is the same)
-        held = round(runtime) if timeline.reservations else -1
-        key = (pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem, held)
+        key = self._start_key(job, pool, runtime)
         if key not in self._starts:
             self._starts[key] = timeline.earliest_start(
                 self.free[pool.pool_id], job.request.nodes, accel, cpus, mem, runtime, self.now, expected=True
@@ -164,17 +159,20 @@ class Cycle:
         found = self._starts[key]
         return found[0] if found else None
 
+    def _start_key(self, job: PendingJob, pool: PoolState, runtime: float | None) -> tuple[object, ...]:
+        """What a predicted start depends on: the pool as it is now, the room asked for and, only where the
+        pool has reservations to respect, how long the job holds it (`runtime` None: a pool without any)."""
+        accel, cpus, mem = fit.demand_per_node(job, pool)
+        held = round(runtime) if runtime is not None and self.timelines[pool.pool_id].reservations else -1
+        return (pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem, held)
+
     def reserve(self, job: PendingJob, pool: PoolState, *, expected: bool = False) -> Reservation | None:
         if self.budgets and not self.affordable(job, pool):
             return None  # no capacity is promised to a job its tenant's budget cannot cover
         accel, cpus, mem = fit.demand_per_node(job, pool)
         timeline = self.timelines[pool.pool_id]
         # without reservations in the pool, the start and nodes do not depend on how long it holds them
-        known = (
-            self._starts.get((pool.pool_id, self.version[pool.pool_id], job.request.nodes, accel, cpus, mem, -1))
-            if expected and not timeline.reservations
-            else None
-        )
+        known = self._starts.get(self._start_key(job, pool, None)) if expected and not timeline.reservations else None
         reservation = timeline.reserve(
             job.job_id,
             self.free[pool.pool_id],
@@ -268,7 +266,7 @@ class Cycle:
         out = {}
         for job in waiting:
             own = lead.get(job.job_id) if lead else None
-            key = job.shape or shape_of(job)
+            key = shape_of(job)
             if own:
                 key = (key, id(own))  # leads shared between jobs are explained once
             reasons = memo.get(key)

@@ -183,12 +183,12 @@ class Suanli:
                 best, best_key = pool, (finish, k)
         if held is not None and best is not None and held != best.pool_id:
             # the pool it was reserved in last cycle has drained for it: keep it unless another is much sooner
-            kept = next((p for _, _, p in pools if p.pool_id == held), None)
-            start = cycle.predicted_start(job, kept) if kept is not None else None
+            kept = next(((runtime, pool) for runtime, _, pool in pools if pool.pool_id == held), None)
+            start = cycle.predicted_start(job, kept[1]) if kept is not None else None
             if kept is not None and start is not None:
-                finish = (start - cycle.now).total_seconds() + cycle.runtime(job, kept)
+                finish = (start - cycle.now).total_seconds() + kept[0]
                 if best_key[0] > finish * (1 - WAIT_FOR_FASTER):
-                    return kept
+                    return kept[1]
         return best
 
     @staticmethod
