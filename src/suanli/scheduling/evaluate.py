@@ -48,7 +48,8 @@ class Cycle:
         self.reservations: dict[str, tuple[str, Reservation]] = {}  # job -> (pool, reservation)
         self._candidates: dict[Hashable, tuple[list[PoolState], list[PoolReason]]] = {}
         self._ranked: dict[tuple[Hashable, str], list[PoolState]] = {}
-        self._no_room: dict[tuple[Hashable, str], int] = {}
+        self._fits: dict[tuple[Hashable, str], tuple[int, tuple[int, ...] | None]] = {}  # -> (version, nodes)
+        self._backfill: dict[tuple[object, ...], list[datetime | None]] = {}  # -> [latest end ok, earliest not]
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
         self._starts: dict[tuple[object, ...], tuple[datetime, tuple[int, ...]] | None] = {}  # (start, nodes)
         self._busy: dict[tuple[object, ...], PoolReason] = {}
@@ -127,12 +128,13 @@ class Cycle:
         if self.budgets and not self.affordable(job, pool):
             return None
         key = (shape_of(job), pool.pool_id)
-        if self._no_room.get(key) == self.version[pool.pool_id]:
-            return None
+        version = self.version[pool.pool_id]
+        known = self._fits.get(key)
+        if known is not None and known[0] == version:
+            return known[1]  # the pool has not changed since a job of this shape last asked
         accel, cpus, mem = fit.demand_per_node(job, pool)
         nodes = self.free[pool.pool_id].fit(job.request.nodes, accel, cpus, mem)
-        if nodes is None:
-            self._no_room[key] = self.version[pool.pool_id]
+        self._fits[key] = (version, nodes)
         return nodes
 
     # ---------------------------------------------------------------------------- time
@@ -191,12 +193,28 @@ class Cycle:
         return reservation
 
     def backfill_ok(self, job: PendingJob, pool: PoolState, nodes: tuple[int, ...]) -> bool:
+        """May the job start on these nodes now without delaying a reservation (held until its max_runtime)?
+        Memoised until the pool changes: the answer for the same room only turns from yes to no as the job
+        holds it longer, so the latest end found harmless and the earliest found harmful answer most asks."""
         timeline = self.timelines[pool.pool_id]
         if not timeline.reservations:
             return True  # nothing to delay
         accel, cpus, mem = fit.demand_per_node(job, pool)
         end = self.now + timedelta(seconds=job.max_runtime_s)
-        return timeline.backfill_ok(nodes, end, accel, cpus, mem, self.now)
+        key = (pool.pool_id, self.version[pool.pool_id], nodes, accel, cpus, mem)
+        bounds = self._backfill.get(key)
+        if bounds is None:
+            bounds = self._backfill[key] = [None, None]
+        elif bounds[0] is not None and end <= bounds[0]:
+            return True
+        elif bounds[1] is not None and end >= bounds[1]:
+            return False
+        ok = timeline.backfill_ok(nodes, end, accel, cpus, mem, self.now)
+        if ok:
+            bounds[0] = end if bounds[0] is None else max(bounds[0], end)
+        else:
+            bounds[1] = end if bounds[1] is None else min(bounds[1], end)
+        return ok
 
     # ---------------------------------------------------------------------------- placing
 

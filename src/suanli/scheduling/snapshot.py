@@ -118,10 +118,13 @@ class PendingJob:
     submitted_ts: float = field(init=False, compare=False, repr=False)
     # (estimate, model) pairs, fastest first
     fastest: tuple[tuple[float, str], ...] = field(init=False, compare=False, repr=False)
+    quickest: float = field(init=False, compare=False, repr=False)  # the fastest estimate, else max_runtime
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "submitted_ts", self.submitted_at.timestamp())
-        object.__setattr__(self, "fastest", tuple(sorted((s, m) for m, s in self.estimates.items())))
+        fastest = tuple(sorted((s, m) for m, s in self.estimates.items()))
+        object.__setattr__(self, "fastest", fastest)
+        object.__setattr__(self, "quickest", fastest[0][0] if fastest else float(self.max_runtime_s))
 
 
 def budget_key(tenant_id: str, project: str = "") -> str:

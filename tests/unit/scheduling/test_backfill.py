@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from suanli.scheduling import decide
 from suanli.scheduling.capacity import Hold, PoolFree, Timeline
+from suanli.scheduling.evaluate import Cycle
 from suanli.scheduling.snapshot import Snapshot
 from tests.unit.scheduling.builders import T0, job, pool, running
 
@@ -63,3 +64,26 @@ def test_policies_never_start_a_job_that_delays_their_reservation():
         assert "short" in placed, policy  # it ends in time: backfilled
         codes = {r.code.value for r in result.waiting["gang"]}
         assert "reserved" in codes, policy
+
+
+def test_the_cycle_remembers_backfill_answers_only_while_the_pool_is_unchanged():
+    # the same room (4 GPUs on node 0) asked for by jobs of one shape and different max_runtimes: the answers
+    # are those of the timeline itself, in whichever order they are asked, and a placement starts afresh
+    p = pool("p", free=[4, 0])
+    snapshot = Snapshot(
+        (p,), (running("r0", "p", (0,), 4, ends_in=2 * HOUR), running("r1", "p", (1,), 8, ends_in=2 * HOUR))
+    )
+    hours = [3, 1, 5, 1.5, 2.5, 0.5, 4]
+    for order in (hours, sorted(hours), sorted(hours, reverse=True)):
+        cycle = Cycle(snapshot, T0)
+        gang = job("gang", per_node=8, nodes=2, max_runtime=10 * HOUR)
+        assert cycle.reserve(gang, p, expected=True) is not None  # both nodes from +2 h
+        for h in order:
+            j = job(f"j{h}", per_node=4, max_runtime=int(h * HOUR))
+            nodes = cycle.fit_now(j, p)
+            assert nodes == (0,)
+            assert cycle.backfill_ok(j, p, nodes) is (h <= 2), (order, h)
+        cycle.place(job("short", per_node=2, max_runtime=HOUR), p, (0,), "backfilled")
+        # node 0 now has 2 GPUs free: the shape no longer fits, nothing remembered says otherwise
+        assert cycle.fit_now(job("j-after", per_node=4, max_runtime=HOUR), p) is None
+        assert cycle.fit_now(job("small", per_node=2, max_runtime=HOUR), p) == (0,)

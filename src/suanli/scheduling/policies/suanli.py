@@ -277,34 +277,22 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
     if n == 0:
         return []
     inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
-    usable_by_shape: dict[object, frozenset[str] | None] = {}  # None: every model the shape accepts
+    keys = [job.shape or job.job_id for job in pending]
+    usable_by_shape: dict[str, frozenset[str] | None] = {}  # None: every model the shape accepts
+    for key, job in dict(zip(keys, pending, strict=True)).items():
+        usable = frozenset(p.model for p in cycle.candidates(job))
+        options = job.request.options
+        usable_by_shape[key] = None if options and usable.issuperset(o.model for o in options) else usable
+    if all(usable is None for usable in usable_by_shape.values()):
+        best = [job.quickest for job in pending]  # each job's fastest model is one it can use now
+    else:
+        best = [
+            job.quickest if (usable := usable_by_shape[key]) is None else _quickest_on(job, usable)
+            for key, job in zip(keys, pending, strict=True)
+        ]
     codes: dict[str, int] = {}
-    tenants: list[str] = []
-    best: list[float] = []
-    tenant: list[int] = []
-    for job in pending:
-        key = job.shape or job.job_id
-        if key in usable_by_shape:
-            usable = usable_by_shape[key]
-        else:
-            usable = frozenset(p.model for p in cycle.candidates(job))
-            options = job.request.options
-            usable = usable_by_shape[key] = None if options and usable.issuperset(o.model for o in options) else usable
-        fastest = job.fastest  # (estimate, model), fastest first: the first the job can use now
-        if usable is None:
-            best.append(fastest[0][0] if fastest else job.max_runtime_s)
-        else:
-            for seconds, model in fastest:
-                if model in usable:
-                    best.append(seconds)
-                    break
-            else:
-                best.append(job.max_runtime_s)
-        code = codes.get(job.tenant_id)
-        if code is None:
-            code = codes[job.tenant_id] = len(tenants)
-            tenants.append(job.tenant_id)
-        tenant.append(code)
+    tenant = [codes.setdefault(job.tenant_id, len(codes)) for job in pending]
+    tenants = list(codes)
     priority = np.fromiter((job.priority for job in pending), dtype=np.int64, count=n)
     submitted = np.fromiter((job.submitted_ts for job in pending), dtype=float, count=n)
     sizes = [job.request.size for job in pending]
@@ -333,6 +321,14 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
     outside = np.fromiter((t not in inside for t in tenants), dtype=np.int64, count=len(tenants))[tenant_a]
     order = lexorder((-priority, outside, turn, -ratio), ids)
     return [pending[i] for i in order.tolist()]
+
+
+def _quickest_on(job: PendingJob, usable: frozenset[str]) -> float:
+    """The job's expected runtime on the fastest of the models it can use now (its max_runtime if none)."""
+    for seconds, model in job.fastest:
+        if model in usable:
+            return seconds
+    return float(job.max_runtime_s)
 
 
 def _borrowing(snapshot: Snapshot) -> set[str]:
