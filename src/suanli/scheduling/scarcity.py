@@ -11,17 +11,42 @@ Across cycles, `pressure` reads the scheduler cache's recent (decayed) demand pe
 at most RESTRICTED models, relative to the model's capacity: a model specialised work has been asking for
 weighs as dearer when a flexible job chooses among equally fast pools, so long-running flexible work does not
 settle there before that work arrives.
+
+Whole nodes. A job that needs part of a node fills a node already in use rather than break a wholly free one,
+where that costs it no more and it finishes at most PACKING_SLACK later; while waiting jobs need whole nodes of
+the pool it would break one in, at any speed (`Scarcity.instead_of_breaking`). Within a pool, nodes are already
+chosen fullest first; this keeps small jobs from spreading over pools (the fastest first, then the next) until
+no pool has a free node left for the jobs that need whole ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from suanli.scheduling import fit
 from suanli.scheduling.evaluate import Cycle, shape_of
 from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
 
 RESTRICTED = 2  # a job that accepts at most this many accelerator models adds to their recent demand
+PACKING_SLACK = 0.5  # a part-node job takes a used node over a whole free one if it finishes at most this much later
+
+
+class Choice(Protocol):
+    """A pool that can start a job now, on these nodes, for this long, at this cost (the policy's option)."""
+
+    @property
+    def pool(self) -> PoolState: ...
+    @property
+    def nodes(self) -> tuple[int, ...]: ...
+    @property
+    def runtime(self) -> float: ...
+    @property
+    def cost(self) -> Decimal: ...
+
+
+C = TypeVar("C", bound=Choice)
 
 
 def units(job: PendingJob, pool: PoolState) -> float:
@@ -36,6 +61,7 @@ class Scarcity:
         self.captive: dict[str, float] = {}
         self.free: dict[str, float] = {}
         self._only: dict[Hashable, str | None] = {}
+        self._whole: dict[Hashable, list[PoolState]] = {}
         first: dict[Hashable, PendingJob] = {}
         count: dict[Hashable, int] = {}
         for job in jobs:
@@ -49,6 +75,10 @@ class Scarcity:
             pool = self._sole_pool(job)
             if pool is not None:
                 self.captive[pool.pool_id] = self.captive.get(pool.pool_id, 0.0) + count[key] * units(job, pool)
+        self.whole: dict[str, int] = {}  # pool -> whole nodes its waiting whole-node jobs ask for
+        for key, job in first.items():
+            for pool in self._whole_pools(job):
+                self.whole[pool.pool_id] = self.whole.get(pool.pool_id, 0) + count[key] * job.request.nodes
         for pool_id in self.captive:
             free = cycle.free[pool_id]
             self.free[pool_id] = float(sum(free.cpus) if free.cpu_pool else sum(free.accel))
@@ -61,6 +91,47 @@ class Scarcity:
         only = self._only[key]
         return self.cycle.pools[only] if only is not None else None
 
+    def _whole_pools(self, job: PendingJob) -> list[PoolState]:
+        """The job's candidate pools in which it needs every accelerator of a node."""
+        key = shape_of(job)
+        pools = self._whole.get(key)
+        if pools is None:
+            pools = self._whole[key] = [
+                p
+                for p in self.cycle.candidates(job)
+                if not p.is_cpu and fit.demand_per_node(job, p)[0] >= p.accelerators_per_node
+            ]
+        return pools
+
+    def breaks_whole(self, job: PendingJob, pool: PoolState, nodes: Sequence[int]) -> bool:
+        """Would the job take part of a node that is wholly free?"""
+        if pool.is_cpu or fit.demand_per_node(job, pool)[0] >= pool.accelerators_per_node:
+            return False
+        free = self.cycle.free[pool.pool_id].accel
+        return any(free[i] >= pool.accelerators_per_node for i in nodes)
+
+    def instead_of_breaking(
+        self, job: PendingJob, chosen: C, options: Sequence[C], pressed: dict[str, float] | None = None
+    ) -> list[C]:
+        """If `chosen` would break a whole free node: the options that fill nodes already in use instead, cost
+        no more, are on models no more in demand (`pressed`) than the chosen one's, and finish the job at most
+        PACKING_SLACK later (at any speed while waiting jobs need whole nodes of the chosen pool). Else none."""
+        if not self.breaks_whole(job, chosen.pool, chosen.nodes):
+            return []
+        pressed = pressed or {}
+        limit = pressed.get(chosen.pool.model, 0.0)
+        kept = [
+            o
+            for o in options
+            if o is not chosen
+            and pressed.get(o.pool.model, 0.0) <= limit
+            and o.cost <= chosen.cost
+            and not self.breaks_whole(job, o.pool, o.nodes)
+        ]
+        if self.whole.get(chosen.pool.pool_id, 0) > 0:
+            return kept
+        return [o for o in kept if o.runtime <= chosen.runtime * (1 + PACKING_SLACK)]
+
     def contested(self, job: PendingJob, pool: PoolState) -> bool:
         """Taking this job's room here would leave less than the jobs that can run only here still need."""
         need = self.captive.get(pool.pool_id, 0.0)
@@ -70,6 +141,8 @@ class Scarcity:
 
     def placed(self, job: PendingJob, pool: PoolState) -> None:
         """The job took room in the pool this cycle."""
+        for p in self._whole_pools(job):
+            self.whole[p.pool_id] -= job.request.nodes
         if pool.pool_id not in self.captive:
             return
         taken = units(job, pool)

@@ -102,7 +102,8 @@ class Suanli:
                 continue
             options = [] if cycle.stuck(job) else self._options(cycle, job)
             spared = [o for o in options if not scarcity.contested(job, o.pool)] if scarcity.captive else options
-            best = _fastest_then_cheapest(spared or options, pressed)
+            choices = spared or options
+            best = _fastest_then_cheapest(choices, pressed)
             if head:
                 better = self._wait_for_faster(cycle, job, best)
                 if better is not None:
@@ -110,7 +111,11 @@ class Suanli:
                     self._reserve(cycle, job, better, lead, notes, "it finishes sooner there than anywhere now")
                     continue
             if best is not None:
-                cycle.place(job, best.pool, best.nodes, _why(job, best, spared or options, len(options) - len(spared)))
+                packed = scarcity.instead_of_breaking(job, best, choices, pressed)
+                instead = best if packed else None
+                best = _fastest_then_cheapest(packed, pressed) or best
+                explanation = _why(job, best, choices, len(options) - len(spared), instead)
+                cycle.place(job, best.pool, best.nodes, explanation)
                 scarcity.placed(job, best.pool)
                 continue
             waiting.append(job)
@@ -357,11 +362,22 @@ def _weighted(cost: Decimal, pressure: float) -> Decimal:
     return cost * Decimal(str(round(1 + PRESSURE_WEIGHT * pressure, 6)))
 
 
-def _why(job: PendingJob, chosen: Option, options: Sequence[Option], spared: int = 0) -> str:
+def _why(
+    job: PendingJob, chosen: Option, options: Sequence[Option], spared: int = 0, instead: Option | None = None
+) -> str:
+    """Why this pool: its runtime and price, how it compares with the other pools with room, and what it
+    leaves to others (`spared` pools kept for captive jobs; `instead`, the pool it passed over so as not to
+    break a whole free node there)."""
     unit = "core-hour" if chosen.pool.is_cpu else "accelerator-hour"
     price = format_price(chosen.pool.price_for(job.preemptible) or Decimal(0))
     hours = chosen.runtime / 3600
     text = f"finishes in ~{hours:.1f} h at ¥{price}/{unit} (~¥{format_price(chosen.cost)} in all)"
+    if instead is not None:
+        return (
+            f"{text}; fills a node already in use rather than break a whole free node on {instead.pool.label} "
+            f"(~{instead.runtime / 3600:.1f} h, ~¥{format_price(instead.cost)}), left to jobs that need whole nodes"
+            + (f"; {spared} pool(s) left to waiting jobs that can run nowhere else" if spared else "")
+        )
     fastest = min(o.runtime for o in options)
     close = [o for o in options if o.runtime <= fastest * (1 + SPEED_SLACK)]
     cheaper = [o for o in close if o.cost < chosen.cost]
