@@ -12,7 +12,8 @@ cost (price x units x runtime). Among pools that can start it now, it takes the 
 pools finishing within 15% of that count as equally fast, and the cheapest of them wins. A job near the head
 of the queue may instead wait for a pool that would finish it at least 25% sooner. Scarce room is kept for the
 jobs that need it (`scheduling.scarcity`): a job that could run elsewhere leaves the room that waiting jobs can
-use only there, and a model recently asked for by jobs that accept few others weighs as dearer.
+use only there, and a model recently asked for by jobs that accept few others weighs as dearer; a job that needs
+part of a node fills one already in use rather than break a whole free node (no dearer, at most 50% slower).
 
 Reservations and backfill. The first jobs that cannot start (up to 8) get reservations in the pool where
 they would finish first, starting when the running jobs there are expected to end (so nodes drain for them
