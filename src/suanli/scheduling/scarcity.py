@@ -125,8 +125,8 @@ class Scarcity:
             for o in options
             if o is not chosen
             and pressed.get(o.pool.model, 0.0) <= limit
-            and o.cost <= chosen.cost
             and not self.breaks_whole(job, o.pool, o.nodes)
+            and o.cost <= chosen.cost  # priced last: most options in an empty city break a whole node too
         ]
         if self.whole.get(chosen.pool.pool_id, 0) > 0:
             return kept
