@@ -62,6 +62,7 @@ class Scarcity:
         self.free: dict[str, float] = {}
         self._only: dict[Hashable, str | None] = {}
         self._whole: dict[Hashable, list[PoolState]] = {}
+        self.whole: dict[str, int] = {}  # pool -> whole nodes its waiting whole-node jobs ask for
         first: dict[Hashable, PendingJob] = {}
         count: dict[Hashable, int] = {}
         for job in jobs:
@@ -75,8 +76,6 @@ class Scarcity:
             pool = self._sole_pool(job)
             if pool is not None:
                 self.captive[pool.pool_id] = self.captive.get(pool.pool_id, 0.0) + count[key] * units(job, pool)
-        self.whole: dict[str, int] = {}  # pool -> whole nodes its waiting whole-node jobs ask for
-        for key, job in first.items():
             for pool in self._whole_pools(job):
                 self.whole[pool.pool_id] = self.whole.get(pool.pool_id, 0) + count[key] * job.request.nodes
         for pool_id in self.captive:
@@ -96,16 +95,12 @@ class Scarcity:
         key = shape_of(job)
         pools = self._whole.get(key)
         if pools is None:
-            pools = self._whole[key] = [
-                p
-                for p in self.cycle.candidates(job)
-                if not p.is_cpu and fit.demand_per_node(job, p)[0] >= p.accelerators_per_node
-            ]
+            pools = self._whole[key] = [p for p in self.cycle.candidates(job) if _needs_whole(job, p)]
         return pools
 
     def breaks_whole(self, job: PendingJob, pool: PoolState, nodes: Sequence[int]) -> bool:
         """Would the job take part of a node that is wholly free?"""
-        if pool.is_cpu or fit.demand_per_node(job, pool)[0] >= pool.accelerators_per_node:
+        if pool.is_cpu or _needs_whole(job, pool):
             return False
         free = self.cycle.free[pool.pool_id].accel
         return any(free[i] >= pool.accelerators_per_node for i in nodes)
@@ -149,6 +144,11 @@ class Scarcity:
         self.free[pool.pool_id] -= taken
         if self._sole_pool(job) is not None:
             self.captive[pool.pool_id] -= taken
+
+
+def _needs_whole(job: PendingJob, pool: PoolState) -> bool:
+    """The job takes every accelerator of each node it uses in this (accelerator) pool."""
+    return not pool.is_cpu and fit.demand_per_node(job, pool)[0] >= pool.accelerators_per_node
 
 
 def pressure(snapshot: Snapshot) -> dict[str, float]:

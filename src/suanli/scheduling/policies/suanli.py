@@ -289,13 +289,10 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
         usable = frozenset(p.model for p in cycle.candidates(job))
         options = job.request.options
         usable_by_shape[key] = None if options and usable.issuperset(o.model for o in options) else usable
-    if all(usable is None for usable in usable_by_shape.values()):
-        best = [job.quickest for job in pending]  # each job's fastest model is one it can use now
-    else:
-        best = [
-            job.quickest if (usable := usable_by_shape[key]) is None else _quickest_on(job, usable)
-            for key, job in zip(keys, pending, strict=True)
-        ]
+    best = [
+        job.quickest if (usable := usable_by_shape[key]) is None else _quickest_on(job, usable)
+        for key, job in zip(keys, pending, strict=True)
+    ]
     codes: dict[str, int] = {}
     tenant = [codes.setdefault(job.tenant_id, len(codes)) for job in pending]
     tenants = list(codes)
@@ -374,11 +371,20 @@ def _why(
     hours = chosen.runtime / 3600
     text = f"finishes in ~{hours:.1f} h at ¥{price}/{unit} (~¥{format_price(chosen.cost)} in all)"
     if instead is not None:
-        return (
-            f"{text}; fills a node already in use rather than break a whole free node on {instead.pool.label} "
+        text += (
+            f"; fills a node already in use rather than break a whole free node on {instead.pool.label} "
             f"(~{instead.runtime / 3600:.1f} h, ~¥{format_price(instead.cost)}), left to jobs that need whole nodes"
-            + (f"; {spared} pool(s) left to waiting jobs that can run nowhere else" if spared else "")
         )
+    else:
+        text += _compared(chosen, options)
+    if spared:
+        text += f"; {spared} pool(s) left to waiting jobs that can run nowhere else"
+    return text
+
+
+def _compared(chosen: Option, options: Sequence[Option]) -> str:
+    """How the chosen pool compares with the others that could start the job now (speed, then price)."""
+    text = ""
     fastest = min(o.runtime for o in options)
     close = [o for o in options if o.runtime <= fastest * (1 + SPEED_SLACK)]
     cheaper = [o for o in close if o.cost < chosen.cost]
@@ -394,8 +400,6 @@ def _why(
             f"; {min(cheaper, key=lambda o: o.cost).pool.label} is cheaper but in demand by jobs that can use few "
             "other models"
         )
-    if spared:
-        text += f"; {spared} pool(s) left to waiting jobs that can run nowhere else"
     return text
 
 
