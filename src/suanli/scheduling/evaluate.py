@@ -4,6 +4,7 @@ memoised answers per job *shape* (jobs of one shape fit the same pools the same 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -13,22 +14,12 @@ from suanli.scheduling.capacity import Hold, PoolFree, Reservation, Timeline
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot, budget_keys
 
+_KEY = operator.attrgetter("key")
+
 
 def shape_of(job: PendingJob) -> Hashable:
     """The job's shape key (computed when it was submitted), or an equivalent built from its request."""
-    if job.shape:
-        return job.shape
-    r = job.request
-    return (
-        r.options,
-        r.nodes,
-        r.cpus,
-        r.memory_gib,
-        job.preemptible,
-        job.max_price,
-        job.allow_centres,
-        job.exclude_centres,
-    )
+    return job.key
 
 
 class Cycle:
@@ -48,7 +39,9 @@ class Cycle:
         self.reservations: dict[str, tuple[str, Reservation]] = {}  # job -> (pool, reservation)
         self._candidates: dict[Hashable, tuple[list[PoolState], list[PoolReason]]] = {}
         self._ranked: dict[tuple[Hashable, str], list[PoolState]] = {}
-        self._fits: dict[tuple[Hashable, str], tuple[int, tuple[int, ...] | None]] = {}  # -> (version, nodes)
+        # shape -> pool -> (version, nodes)
+        self._fits: dict[Hashable, dict[str, tuple[int, tuple[int, ...] | None]]] = {}
+        self._never: dict[Hashable, bool] = {}  # shape -> refused by every pool for good
         self._backfill: dict[tuple[object, ...], list[datetime | None]] = {}  # -> [latest end ok, earliest not]
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
         self._starts: dict[tuple[object, ...], tuple[datetime, tuple[int, ...]] | None] = {}  # (start, nodes)
@@ -67,7 +60,7 @@ class Cycle:
         return self._evaluate(job)[1]
 
     def _evaluate(self, job: PendingJob) -> tuple[list[PoolState], list[PoolReason]]:
-        key = shape_of(job)
+        key = job.key
         known = self._candidates.get(key)
         if known is None:
             ok, reasons = [], []
@@ -82,12 +75,15 @@ class Cycle:
 
     def never_fits(self, job: PendingJob) -> bool:
         """True if every pool refuses the job by its shape or centre lists (it can never run as asked)."""
-        ok, reasons = self._evaluate(job)
-        return not ok and bool(reasons) and all(r.static for r in reasons)
+        known = self._never.get(job.key)
+        if known is None:
+            ok, reasons = self._evaluate(job)
+            known = self._never[job.key] = not ok and bool(reasons) and all(r.static for r in reasons)
+        return known
 
     def ranked(self, job: PendingJob, order: str, key: Callable[[PoolState], object]) -> list[PoolState]:
         """The job's candidate pools sorted by `key` (memoised per shape and `order` name)."""
-        memo = (shape_of(job), order)
+        memo = (job.key, order)
         pools = self._ranked.get(memo)
         if pools is None:
             pools = self._ranked[memo] = sorted(self.candidates(job), key=key)
@@ -96,12 +92,12 @@ class Cycle:
     def stuck(self, job: PendingJob) -> bool:
         """No candidate pool had room for this shape earlier in the cycle. Capacity only shrinks within a
         cycle, so later jobs of the shape need not be tried again."""
-        return shape_of(job) in self._stuck
+        return job.key in self._stuck
 
     def mark_stuck(self, job: PendingJob) -> None:
         if job.job_id in self.over_budget:
             return  # its tenant's budget stopped it, not the capacity: other tenants' jobs of the shape may fit
-        self._stuck.add(shape_of(job))
+        self._stuck.add(job.key)
 
     def stuck_count(self) -> int:
         return len(self._stuck)
@@ -127,25 +123,23 @@ class Cycle:
     def fit_now(self, job: PendingJob, pool: PoolState) -> tuple[int, ...] | None:
         if self.budgets and not self.affordable(job, pool):
             return None
-        key = (shape_of(job), pool.pool_id)
+        fits = self._fits.get(job.key)
+        if fits is None:
+            fits = self._fits[job.key] = {}
         version = self.version[pool.pool_id]
-        known = self._fits.get(key)
+        known = fits.get(pool.pool_id)
         if known is not None and known[0] == version:
             return known[1]  # the pool has not changed since a job of this shape last asked
-        accel, cpus, mem = fit.demand_per_node(job, pool)
+        accel, cpus, mem = job.request.demand_on(pool.model)
         nodes = self.free[pool.pool_id].fit(job.request.nodes, accel, cpus, mem)
-        self._fits[key] = (version, nodes)
+        fits[pool.pool_id] = (version, nodes)
         return nodes
 
     # ---------------------------------------------------------------------------- time
 
     def runtime(self, job: PendingJob, pool: PoolState) -> float:
         """Expected seconds on this pool's model (the estimate; the max_runtime when there is none)."""
-        return (
-            min(job.estimates.get(pool.model, job.max_runtime_s), job.max_runtime_s)
-            if job.estimates
-            else float(job.max_runtime_s)
-        )
+        return job.runtimes.get(pool.model, job.max_runtime_s) if job.runtimes else float(job.max_runtime_s)
 
     def predicted_start(self, job: PendingJob, pool: PoolState) -> datetime | None:
         """When the job would start in this pool, by running jobs' expected ends (memoised until the pool
@@ -280,17 +274,21 @@ class Cycle:
         """Reasons per waiting job: computed once per shape (after the cycle's placements); jobs with a
         `lead` (their own reason for some pools, e.g. a reservation) get theirs."""
         lead = lead or {}
-        memo: dict[Hashable, tuple[PoolReason, ...]] = {}
-        out = {}
+        waiting = list(waiting)
+        # reasons are the same for every job of a shape: worked out once for each
+        memo = {key: self.reasons(job) for key, job in dict(zip(map(_KEY, waiting), waiting, strict=True)).items()}
+        out = {job.job_id: memo[job.key] for job in waiting}
+        if not lead:
+            return out
+        shared: dict[tuple[Hashable, int], tuple[PoolReason, ...]] = {}  # leads shared by jobs: explained once
         for job in waiting:
-            own = lead.get(job.job_id) if lead else None
-            key = shape_of(job)
+            own = lead.get(job.job_id)
             if own:
-                key = (key, id(own))  # leads shared between jobs are explained once
-            reasons = memo.get(key)
-            if reasons is None:
-                reasons = memo[key] = self.reasons(job, own) if own else self.reasons(job)
-            out[job.job_id] = reasons
+                key = (job.key, id(own))
+                reasons = shared.get(key)
+                if reasons is None:
+                    reasons = shared[key] = self.reasons(job, own)
+                out[job.job_id] = reasons
         return out
 
     def result(

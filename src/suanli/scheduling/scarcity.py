@@ -21,16 +21,19 @@ no pool has a free node left for the jobs that need whole ones.
 
 from __future__ import annotations
 
+import operator
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from suanli.scheduling import fit
-from suanli.scheduling.evaluate import Cycle, shape_of
+from suanli.scheduling.evaluate import Cycle
 from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
 
 RESTRICTED = 2  # a job that accepts at most this many accelerator models adds to their recent demand
 PACKING_SLACK = 0.5  # a part-node job takes a used node over a whole free one if it finishes at most this much later
+_KEY = operator.attrgetter("key")
 
 
 class Choice(Protocol):
@@ -63,16 +66,10 @@ class Scarcity:
         self._only: dict[Hashable, str | None] = {}
         self._whole: dict[Hashable, list[PoolState]] = {}
         self.whole: dict[str, int] = {}  # pool -> whole nodes its waiting whole-node jobs ask for
-        first: dict[Hashable, PendingJob] = {}
-        count: dict[Hashable, int] = {}
-        for job in jobs:
-            key = shape_of(job)
-            if key in count:
-                count[key] += 1
-            else:
-                first[key], count[key] = job, 1
+        keys = list(map(_KEY, jobs))
+        count = Counter(keys)
         self.shapes = len(count)  # distinct shapes among the jobs
-        for key, job in first.items():
+        for key, job in dict(zip(keys, jobs, strict=True)).items():  # one job of each shape stands for all
             pool = self._sole_pool(job)
             if pool is not None:
                 self.captive[pool.pool_id] = self.captive.get(pool.pool_id, 0.0) + count[key] * units(job, pool)
@@ -83,7 +80,7 @@ class Scarcity:
             self.free[pool_id] = float(sum(free.cpus) if free.cpu_pool else sum(free.accel))
 
     def _sole_pool(self, job: PendingJob) -> PoolState | None:
-        key = shape_of(job)
+        key = job.key
         if key not in self._only:
             pools = self.cycle.candidates(job)
             self._only[key] = pools[0].pool_id if len(pools) == 1 else None
@@ -92,7 +89,7 @@ class Scarcity:
 
     def _whole_pools(self, job: PendingJob) -> list[PoolState]:
         """The job's candidate pools in which it needs every accelerator of a node."""
-        key = shape_of(job)
+        key = job.key
         pools = self._whole.get(key)
         if pools is None:
             pools = self._whole[key] = [p for p in self.cycle.candidates(job) if _needs_whole(job, p)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -119,12 +119,28 @@ class PendingJob:
     # (estimate, model) pairs, fastest first
     fastest: tuple[tuple[float, str], ...] = field(init=False, compare=False, repr=False)
     quickest: float = field(init=False, compare=False, repr=False)  # the fastest estimate, else max_runtime
+    # expected seconds per model, never above max_runtime (a model without an estimate: max_runtime)
+    runtimes: dict[str, float] = field(init=False, compare=False, repr=False)
+    key: Hashable = field(init=False, compare=False, repr=False)  # the shape, or an equivalent without one
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "submitted_ts", self.submitted_at.timestamp())
         fastest = tuple(sorted((s, m) for m, s in self.estimates.items()))
         object.__setattr__(self, "fastest", fastest)
         object.__setattr__(self, "quickest", fastest[0][0] if fastest else float(self.max_runtime_s))
+        limit = self.max_runtime_s
+        object.__setattr__(self, "runtimes", {m: min(s, limit) for m, s in self.estimates.items()})
+        key: Hashable = self.shape or (
+            self.request.options,
+            self.request.nodes,
+            self.request.cpus,
+            self.request.memory_gib,
+            self.preemptible,
+            self.max_price,
+            self.allow_centres,
+            self.exclude_centres,
+        )
+        object.__setattr__(self, "key", key)
 
 
 def budget_key(tenant_id: str, project: str = "") -> str:

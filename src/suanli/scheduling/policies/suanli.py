@@ -29,8 +29,9 @@ each other, so preemption cannot loop.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -283,23 +284,26 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
     if n == 0:
         return []
     inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
-    keys = [job.shape or job.job_id for job in pending]
-    usable_by_shape: dict[str, frozenset[str] | None] = {}  # None: every model the shape accepts
+    keys = [job.key for job in pending]
+    ids = [job.job_id for job in pending]
+    usable_by_shape: dict[Hashable, frozenset[str] | None] = {}  # None: every model the shape accepts
     for key, job in dict(zip(keys, pending, strict=True)).items():
         usable = frozenset(p.model for p in cycle.candidates(job))
         options = job.request.options
         usable_by_shape[key] = None if options and usable.issuperset(o.model for o in options) else usable
-    best = [
-        job.quickest if (usable := usable_by_shape[key]) is None else _quickest_on(job, usable)
-        for key, job in zip(keys, pending, strict=True)
-    ]
+    if all(usable is None for usable in usable_by_shape.values()):
+        best = [job.quickest for job in pending]
+    else:
+        best = [
+            job.quickest if (usable := usable_by_shape[key]) is None else _quickest_on(job, usable)
+            for key, job in zip(keys, pending, strict=True)
+        ]
     codes: dict[str, int] = {}
     tenant = [codes.setdefault(job.tenant_id, len(codes)) for job in pending]
     tenants = list(codes)
-    priority = np.fromiter((job.priority for job in pending), dtype=np.int64, count=n)
-    submitted = np.fromiter((job.submitted_ts for job in pending), dtype=float, count=n)
-    sizes = [job.request.size for job in pending]
-    ids = [job.job_id for job in pending]
+    priority = np.array([job.priority for job in pending], dtype=np.int64)
+    submitted = np.array([job.submitted_ts for job in pending], dtype=float)
+    sizes = np.array([job.request.size for job in pending], dtype=float)
     best_a, tenant_a = np.array(best, dtype=float), np.array(tenant, dtype=np.int64)
     ratio = (np.maximum(0.0, now.timestamp() - submitted) + best_a) / np.maximum(best_a, 60.0)
     # within each (priority, tenant): highest response ratio first, each job's turn is the tenant's counter
@@ -310,20 +314,19 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
         weight = share.weight if share is not None and share.weight > 0 else 1.0
         weights.append(weight)
         starts.append((share.held + share.usage / USAGE_WINDOW_S) / weight if share is not None else 0.0)
+    ordered_tenants = tenant_a[within]
+    steps = sizes[within] / np.array(weights)[ordered_tenants]
     firsts = np.ones(n, dtype=bool)
-    firsts[1:] = (np.diff(priority[within]) != 0) | (np.diff(tenant_a[within]) != 0)
-    turns = [0.0] * n
-    counter = 0.0
-    for i, first in zip(within.tolist(), firsts.tolist(), strict=True):
-        t = tenant[i]
-        if first:
-            counter = starts[t]
-        turns[i] = counter
-        counter += sizes[i] / weights[t]
-    turn = np.array(turns)
+    firsts[1:] = (np.diff(priority[within]) != 0) | (np.diff(ordered_tenants) != 0)
+    edges = [*np.flatnonzero(firsts).tolist(), n]
+    turn = np.empty(n)
+    for a, b in itertools.pairwise(edges):
+        # the counter starts at the tenant's standing and grows by each job's size (added in order)
+        run = np.concatenate(([starts[int(ordered_tenants[a])]], steps[a : b - 1]))
+        turn[within[a:b]] = np.cumsum(run)
     outside = np.fromiter((t not in inside for t in tenants), dtype=np.int64, count=len(tenants))[tenant_a]
     order = lexorder((-priority, outside, turn, -ratio), ids)
-    return [pending[i] for i in order.tolist()]
+    return list(map(pending.__getitem__, order.tolist()))
 
 
 def _quickest_on(job: PendingJob, usable: frozenset[str]) -> float:
