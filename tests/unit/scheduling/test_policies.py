@@ -8,6 +8,7 @@ from suanli.scheduling import decide
 from suanli.scheduling.decisions import ReasonCode
 from suanli.scheduling.fairness import TenantShare, normalised
 from suanli.scheduling.policies.slurm import Slurm
+from suanli.scheduling.policies.suanli import RESERVE_TOP
 from suanli.scheduling.snapshot import Snapshot
 from tests.unit.scheduling.builders import T0, job, pool, running
 
@@ -134,6 +135,24 @@ def test_suanli_explains_reservations_with_the_expected_start():
     (reason,) = result.waiting["next"]
     assert reason.code is ReasonCode.RESERVED and "expected to start in 2.0 h" in reason.message
     assert (T0 + timedelta(hours=2)).strftime("%H:%M") in result.notes["next"]
+
+
+def test_suanli_gives_reserved_jobs_their_own_reasons_and_the_rest_of_their_shape_the_pool_s():
+    snapshot = Snapshot(
+        (pool("p", nodes=1, free=[0]),), (running("r", "p", (0,), 8, ends_in=2 * HOUR, deadline_in=8 * HOUR),)
+    )
+    jobs = [job(f"j{i}", per_node=8, age=1000 - i, max_runtime=HOUR) for i in range(RESERVE_TOP + 2)]
+    result = decide(snapshot, jobs, "suanli", T0)
+    starts = []
+    for i in range(RESERVE_TOP):
+        (reason,) = result.waiting[f"j{i}"]
+        assert reason.code is ReasonCode.RESERVED
+        starts.append(reason.message)
+    assert len(set(starts)) == RESERVE_TOP  # each its own promise, one after another
+    for i in (RESERVE_TOP, RESERVE_TOP + 1):
+        (reason,) = result.waiting[f"j{i}"]
+        assert reason.code is ReasonCode.INSUFFICIENT_CAPACITY and "0 of 1 node(s) have room" in reason.message
+        assert f"j{i}" not in result.notes
 
 
 def _two_busy_pools(ends_a: float, ends_b: float) -> tuple:
