@@ -10,7 +10,7 @@ from suanli.domain.jobs.states import JobState
 from suanli.service import agents, jobs
 from suanli.service.cache import SchedulerCache
 from suanli.service.catalogue import effective_catalogue
-from suanli.service.scheduler import Scheduler
+from suanli.service.scheduler import Scheduler, pool_templates
 from tests.conftest import City, heartbeat_all
 
 SHAPES = [
@@ -32,6 +32,14 @@ def fresh(city: City) -> SchedulerCache:
     with city.ctx.store.uow() as uow:
         cache.rebuild(uow, effective_catalogue(uow), city.ctx.clock.now())
     return cache
+
+
+def free_nodes(cache: SchedulerCache, city: City):
+    """Each pool's free nodes as the cache's snapshot gives them now."""
+    now = city.ctx.clock.now()
+    with city.ctx.store.uow() as uow:
+        templates = pool_templates(uow, now, city.ctx.heartbeat_timeout, effective_catalogue(uow))
+    return {p.pool_id: p.free for p in cache.snapshot(templates, now).pools}
 
 
 def test_incremental_cache_matches_a_full_reload_through_a_random_history(city: City, clock):
@@ -66,6 +74,8 @@ def test_incremental_cache_matches_a_full_reload_through_a_random_history(city: 
         heartbeat_all(city)
         scheduler.cycle()
         assert state_of(scheduler.cache) == state_of(fresh(city)), f"diverged at step {step}"
+        # the snapshot reuses a pool's nodes only while nothing there changed
+        assert free_nodes(scheduler.cache, city) == free_nodes(fresh(city), city), f"snapshot stale at step {step}"
     assert scheduler.cache.full_rebuilds == 1
 
 

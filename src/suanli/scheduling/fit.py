@@ -6,13 +6,11 @@ dynamic rules depend on the moment (status, price, free capacity) and make a job
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from suanli.domain.centres import CentreStatus
 from suanli.domain.jobs.request import Option, ResourceRequest
 from suanli.domain.money import format_price
 from suanli.scheduling.decisions import PoolReason, ReasonCode
-from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
+from suanli.scheduling.snapshot import PendingJob, PoolState
 
 
 def _reason(pool: PoolState, code: ReasonCode, message: str) -> PoolReason:
@@ -100,22 +98,6 @@ def demand_per_node(job: PendingJob, pool: PoolState) -> tuple[int, float, float
     return job.request.demand_on(pool.model)
 
 
-def choose_nodes(
-    free: Sequence[NodeFree], nodes: int, accel: int, cpus: float, memory: float
-) -> tuple[int, ...] | None:
-    """Indices of `nodes` distinct nodes that each fit the demand (best fit first), or None: never a partial gang."""
-    fitting = [
-        i
-        for i, node in enumerate(free)
-        if node.accelerators >= accel and node.cpus >= cpus and node.memory_gib >= memory
-    ]
-    if len(fitting) < nodes:
-        return None
-    # Best fit: the fullest nodes that still fit, so whole nodes stay free for large gangs.
-    fitting.sort(key=lambda i: (free[i].accelerators, free[i].cpus, free[i].memory_gib, i))
-    return tuple(sorted(fitting[:nodes]))
-
-
 def capacity_reason(job: PendingJob, pool: PoolState, fitting: int, up: int) -> PoolReason:
     """Explain a capacity shortfall: `fitting` of the pool's `up` nodes could take a share of the gang now."""
     accel, cpus, memory = demand_per_node(job, pool)
@@ -130,12 +112,3 @@ def capacity_reason(job: PendingJob, pool: PoolState, fitting: int, up: int) -> 
         ReasonCode.INSUFFICIENT_CAPACITY,
         f"pool busy: {fitting} of {pool.node_count} node(s) have room now{down_text}; the job needs {need}",
     )
-
-
-def take(free: list[NodeFree], indices: Sequence[int], accel: int, cpus: float, memory: float) -> None:
-    """Subtract one placement's demand from the working copy of a pool's free resources."""
-    for i in indices:
-        node = free[i]
-        node.accelerators -= accel
-        node.cpus -= cpus
-        node.memory_gib -= memory

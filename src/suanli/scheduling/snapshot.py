@@ -13,9 +13,10 @@ from suanli.domain.jobs.request import ResourceRequest
 from suanli.scheduling.fairness import TenantShare
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class NodeFree:
-    """Free resources on one node (mutable: `decide` works on its own copies)."""
+    """Free resources on one node (read-only: `decide` works on its own copies, and the scheduler's cache hands
+    the same nodes to the next cycle while nothing in their pool changes)."""
 
     accelerators: int
     cpus: float

@@ -62,6 +62,8 @@ class SchedulerCache:
         self.cpu_models: tuple[str, ...] = ()
         self.pool_cpus: dict[str, int] = {}  # pool -> CPUs per node (to rate CPU jobs)
         self.reserved: dict[str, str] = {}  # waiting job -> the pool it held a reservation in at the last cycle
+        self._changes: dict[str, int] = {}  # pool id -> how many times what is used there changed
+        self._free: dict[str, tuple[tuple[object, ...], tuple[NodeFree, ...]]] = {}  # pool id -> (key, free nodes)
         self.full_rebuilds = 0
 
     # ---------------------------------------------------------------------------- keeping in step
@@ -97,6 +99,7 @@ class SchedulerCache:
         self.broken.clear()
         self.placed.clear()
         self.used.clear()
+        self._free.clear()
         self.tenants = {t.id: t for t in uow.tenants.list()}
         attempts = {a.id: a for a in uow.attempts.in_states(sorted(HOLDS_CAPACITY))}
         for job in uow.jobs.in_states(sorted(PENDING | HOLDS_CAPACITY)):
@@ -254,6 +257,7 @@ class SchedulerCache:
         self.usage[tenant] = (decay(value, (now - at).total_seconds(), self.half_life_s) + amount, now)
 
     def _count(self, r: RunningJob, sign: int) -> None:
+        self._changes[r.pool_id] = self._changes.get(r.pool_id, 0) + 1
         nodes = self.used.setdefault(r.pool_id, {})
         for node in r.node_indices:
             used = nodes.setdefault(node, [0.0, 0.0, 0.0])
@@ -270,13 +274,19 @@ class SchedulerCache:
         fair-share standing of every tenant with work waiting or running."""
         filled = []
         for pool in pools:
-            used = self.used.get(pool.pool_id, {})
             up = len(pool.free)  # the template lists one (full) node per node up
             a, c, m = pool.accelerators_per_node, pool.cpus_per_node, pool.memory_gib_per_node
-            free = tuple(
-                NodeFree(a - int(u[0]), c - u[1], m - u[2]) if (u := used.get(i)) else NodeFree(a, c, m)
-                for i in range(up)
-            )
+            key = (up, a, c, m, self._changes.get(pool.pool_id, 0))
+            known = self._free.get(pool.pool_id)
+            if known is not None and known[0] == key:
+                free = known[1]  # nothing started or ended there since: the same nodes (decide only reads them)
+            else:
+                used = self.used.get(pool.pool_id, {})
+                free = tuple(
+                    NodeFree(a - int(u[0]), c - u[1], m - u[2]) if (u := used.get(i)) else NodeFree(a, c, m)
+                    for i in range(up)
+                )
+                self._free[pool.pool_id] = (key, free)
             filled.append(replace(pool, free=free))
         demand = {m: decay(v, (now - at).total_seconds(), self.half_life_s) for m, (v, at) in self.demand.items()}
         reserved = {j: pool for j, pool in self.reserved.items() if j in self.pending}
