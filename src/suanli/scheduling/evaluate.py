@@ -14,12 +14,15 @@ from suanli.scheduling.capacity import Hold, PoolFree, Reservation, Timeline
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot, budget_keys
 
-_KEY = operator.attrgetter("key")
+
+def by_shape(jobs: Sequence[PendingJob]) -> tuple[list[Hashable], dict[Hashable, PendingJob]]:
+    """Each job's shape key, and one job standing for each shape (jobs of one shape fit, wait and are
+    explained alike)."""
+    keys = list(map(_SHAPE, jobs))
+    return keys, dict(zip(keys, jobs, strict=True))
 
 
-def shape_of(job: PendingJob) -> Hashable:
-    """The job's shape key (computed when it was submitted), or an equivalent built from its request."""
-    return job.key
+_SHAPE = operator.attrgetter("key")
 
 
 class Cycle:
@@ -37,11 +40,11 @@ class Cycle:
         self.version = dict.fromkeys(self.pools, 0)
         self.placements: list[Placement] = []
         self.reservations: dict[str, tuple[str, Reservation]] = {}  # job -> (pool, reservation)
-        self._candidates: dict[Hashable, tuple[list[PoolState], list[PoolReason]]] = {}
+        # shape -> (candidate pools, the other pools' reasons, refused by every pool for good)
+        self._candidates: dict[Hashable, tuple[list[PoolState], list[PoolReason], bool]] = {}
         self._ranked: dict[tuple[Hashable, str], list[PoolState]] = {}
         # shape -> pool -> (version, nodes)
         self._fits: dict[Hashable, dict[str, tuple[int, tuple[int, ...] | None]]] = {}
-        self._never: dict[Hashable, bool] = {}  # shape -> refused by every pool for good
         self._backfill: dict[tuple[object, ...], list[datetime | None]] = {}  # -> [latest end ok, earliest not]
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
         self._starts: dict[tuple[object, ...], tuple[datetime, tuple[int, ...]] | None] = {}  # (start, nodes)
@@ -59,7 +62,7 @@ class Cycle:
         """Reasons of the pools that cannot take this job for anything but capacity."""
         return self._evaluate(job)[1]
 
-    def _evaluate(self, job: PendingJob) -> tuple[list[PoolState], list[PoolReason]]:
+    def _evaluate(self, job: PendingJob) -> tuple[list[PoolState], list[PoolReason], bool]:
         key = job.key
         known = self._candidates.get(key)
         if known is None:
@@ -70,16 +73,13 @@ class Cycle:
                     ok.append(pool)
                 else:
                     reasons.append(reason)
-            known = self._candidates[key] = (ok, reasons)
+            never = not ok and bool(reasons) and all(r.static for r in reasons)
+            known = self._candidates[key] = (ok, reasons, never)
         return known
 
     def never_fits(self, job: PendingJob) -> bool:
         """True if every pool refuses the job by its shape or centre lists (it can never run as asked)."""
-        known = self._never.get(job.key)
-        if known is None:
-            ok, reasons = self._evaluate(job)
-            known = self._never[job.key] = not ok and bool(reasons) and all(r.static for r in reasons)
-        return known
+        return self._evaluate(job)[2]
 
     def ranked(self, job: PendingJob, order: str, key: Callable[[PoolState], object]) -> list[PoolState]:
         """The job's candidate pools sorted by `key` (memoised per shape and `order` name)."""
@@ -249,7 +249,7 @@ class Cycle:
 
     def reasons(self, job: PendingJob, lead: dict[str, PoolReason] | None = None) -> tuple[PoolReason, ...]:
         """A reason per pool: capacity (or `lead`, e.g. a reservation) for candidates, the rest as is."""
-        ok, unfit = self._evaluate(job)
+        ok, unfit, _ = self._evaluate(job)
         lead = lead or {}
         out = []
         for pool in ok:
@@ -275,8 +275,7 @@ class Cycle:
         `lead` (their own reason for some pools, e.g. a reservation) get theirs."""
         lead = lead or {}
         waiting = list(waiting)
-        # reasons are the same for every job of a shape: worked out once for each
-        memo = {key: self.reasons(job) for key, job in dict(zip(map(_KEY, waiting), waiting, strict=True)).items()}
+        memo = {key: self.reasons(job) for key, job in by_shape(waiting)[1].items()}
         out = {job.job_id: memo[job.key] for job in waiting}
         if not lead:
             return out
@@ -332,4 +331,4 @@ def price_key(job: PendingJob, pool: PoolState) -> Decimal:
     return price if price is not None else Decimal("Infinity")
 
 
-__all__ = ["Cycle", "ReasonCode", "price_key", "shape_of"]
+__all__ = ["Cycle", "ReasonCode", "by_shape", "price_key"]

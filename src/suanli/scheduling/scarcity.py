@@ -21,19 +21,17 @@ no pool has a free node left for the jobs that need whole ones.
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from suanli.scheduling import fit
-from suanli.scheduling.evaluate import Cycle
+from suanli.scheduling.evaluate import Cycle, by_shape
 from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
 
 RESTRICTED = 2  # a job that accepts at most this many accelerator models adds to their recent demand
 PACKING_SLACK = 0.5  # a part-node job takes a used node over a whole free one if it finishes at most this much later
-_KEY = operator.attrgetter("key")
 
 
 class Choice(Protocol):
@@ -66,10 +64,10 @@ class Scarcity:
         self._only: dict[Hashable, str | None] = {}
         self._whole: dict[Hashable, list[PoolState]] = {}
         self.whole: dict[str, int] = {}  # pool -> whole nodes its waiting whole-node jobs ask for
-        keys = list(map(_KEY, jobs))
+        keys, one_each = by_shape(jobs)
         count = Counter(keys)
         self.shapes = len(count)  # distinct shapes among the jobs
-        for key, job in dict(zip(keys, jobs, strict=True)).items():  # one job of each shape stands for all
+        for key, job in one_each.items():
             pool = self._sole_pool(job)
             if pool is not None:
                 self.captive[pool.pool_id] = self.captive.get(pool.pool_id, 0.0) + count[key] * units(job, pool)

@@ -40,7 +40,7 @@ import numpy as np
 from suanli.domain.money import format_price
 from suanli.scheduling import fit
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
-from suanli.scheduling.evaluate import Cycle
+from suanli.scheduling.evaluate import Cycle, by_shape
 from suanli.scheduling.order import lexorder
 from suanli.scheduling.policies import register
 from suanli.scheduling.scarcity import Scarcity, pressure
@@ -284,10 +284,10 @@ def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: d
     if n == 0:
         return []
     inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
-    keys = [job.key for job in pending]
+    keys, one_each = by_shape(pending)
     ids = [job.job_id for job in pending]
     usable_by_shape: dict[Hashable, frozenset[str] | None] = {}  # None: every model the shape accepts
-    for key, job in dict(zip(keys, pending, strict=True)).items():
+    for key, job in one_each.items():
         usable = frozenset(p.model for p in cycle.candidates(job))
         options = job.request.options
         usable_by_shape[key] = None if options and usable.issuperset(o.model for o in options) else usable
