@@ -126,6 +126,7 @@ class Timeline:
         self._sorted: dict[str, tuple[int, list[tuple[datetime, int, Hold]]]] = {}
         self._times_key: tuple[object, ...] | None = None
         self._times_list: list[datetime] = []
+        self._times_merged = 0  # reservations whose ends are in `_times_list`
 
     def _releases(self, expected: bool) -> list[tuple[datetime, int, Hold]]:
         key = "expected" if expected else "deadline"
@@ -158,9 +159,15 @@ class Timeline:
         def fits(i: int) -> bool:
             return free_a[i] >= accel and free_c[i] + EPS >= cpus and free_m[i] + EPS >= mem
 
-        ok = {i for i in range(size) if fits(i)}
+        # nodes with room now: on an accelerator pool only those in buckets of at least `accel` free can fit
+        near = (
+            range(size)
+            if now_free.cpu_pool
+            else (i for key in now_free.keys[bisect.bisect_left(now_free.keys, accel) :] for i in now_free.buckets[key])
+        )
+        ok = {i for i in near if fits(i)}
         releases = self._releases(expected)
-        ends = {r.end for r in self.reservations if r.end > now}
+        ends = {r.end for r in self.reservations if r.end > now} if self.reservations else ()
         k = 0
         for t in self._times(expected, now):
             # a try can succeed only where it could not before: a node that fits has gained room, or a
@@ -185,14 +192,20 @@ class Timeline:
         return None
 
     def _times(self, expected: bool, now: datetime) -> list[datetime]:
-        """`now`, then every later moment a running job ends or a reservation does, in order."""
-        key = (expected, now, len(self.running), len(self.reservations))
+        """`now`, then every later moment a running job ends or a reservation does, in order (the ends of
+        reservations made since the list was built are merged in)."""
+        key = (expected, now, len(self.running))
         if self._times_key != key:
-            releases = self._releases(expected)
-            later = {t for t, _, _ in releases if t > now} | {r.end for r in self.reservations if r.end > now}
-            later.discard(now)
-            self._times_key, self._times_list = key, [now, *sorted(later)]
-        return self._times_list
+            later = {t for t, _, _ in self._releases(expected) if t > now}
+            self._times_key, self._times_list, self._times_merged = key, [now, *sorted(later)], 0
+        times = self._times_list
+        for r in self.reservations[self._times_merged :]:
+            if r.end > now:
+                i = bisect.bisect_left(times, r.end, 1)
+                if i == len(times) or times[i] != r.end:
+                    times.insert(i, r.end)
+        self._times_merged = len(self.reservations)
+        return times
 
     def _choose(
         self,

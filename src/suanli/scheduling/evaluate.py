@@ -23,6 +23,7 @@ def by_shape(jobs: Sequence[PendingJob]) -> tuple[list[Hashable], dict[Hashable,
 
 
 _SHAPE = operator.attrgetter("key")
+_ID = operator.attrgetter("job_id")
 
 
 class Cycle:
@@ -49,6 +50,7 @@ class Cycle:
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
         self._starts: dict[tuple[object, ...], tuple[datetime, tuple[int, ...]] | None] = {}  # (start, nodes)
         self._busy: dict[tuple[object, ...], PoolReason] = {}
+        self._fitting: dict[tuple[object, ...], int] = {}  # (pool, version, demand per node) -> nodes with room
         self.budgets = dict(snapshot.budgets)  # what each capped tenant has left, less this cycle's holds
         self.over_budget: dict[str, str] = {}  # job -> why its tenant's budget cannot cover it
 
@@ -261,8 +263,11 @@ class Cycle:
                 reason = self._busy.get(key)
                 if reason is None:
                     free = self.free[pool.pool_id]
-                    reason = fit.capacity_reason(job, pool, free.count_fitting(accel, cpus, mem), len(free.accel))
-                    self._busy[key] = reason
+                    room = key[:2] + key[3:]  # how many nodes have room does not depend on how many are asked
+                    fitting = self._fitting.get(room)
+                    if fitting is None:
+                        fitting = self._fitting[room] = free.count_fitting(accel, cpus, mem)
+                    reason = self._busy[key] = fit.capacity_reason(job, pool, fitting, len(free.accel))
             out.append(reason)
         return tuple(out) + tuple(unfit)
 
@@ -275,8 +280,9 @@ class Cycle:
         `lead` (their own reason for some pools, e.g. a reservation) get theirs."""
         lead = lead or {}
         waiting = list(waiting)
-        memo = {key: self.reasons(job) for key, job in by_shape(waiting)[1].items()}
-        out = {job.job_id: memo[job.key] for job in waiting}
+        keys, one_each = by_shape(waiting)
+        memo = {key: self.reasons(job) for key, job in one_each.items()}
+        out = dict(zip(map(_ID, waiting), map(memo.__getitem__, keys), strict=True))
         if not lead:
             return out
         shared: dict[tuple[Hashable, int], tuple[PoolReason, ...]] = {}  # leads shared by jobs: explained once

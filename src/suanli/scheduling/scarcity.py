@@ -22,12 +22,12 @@ no pool has a free node left for the jobs that need whole ones.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from suanli.scheduling import fit
-from suanli.scheduling.evaluate import Cycle, by_shape
+from suanli.scheduling.evaluate import Cycle
 from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
 
 RESTRICTED = 2  # a job that accepts at most this many accelerator models adds to their recent demand
@@ -57,14 +57,15 @@ def units(job: PendingJob, pool: PoolState) -> float:
 
 
 class Scarcity:
-    def __init__(self, cycle: Cycle, jobs: Sequence[PendingJob]) -> None:
+    def __init__(self, cycle: Cycle, shapes: tuple[Sequence[Hashable], Mapping[Hashable, PendingJob]]) -> None:
+        """`shapes`: `by_shape` of the waiting jobs (each job's shape key, one job per shape)."""
         self.cycle = cycle
         self.captive: dict[str, float] = {}
         self.free: dict[str, float] = {}
         self._only: dict[Hashable, str | None] = {}
         self._whole: dict[Hashable, list[PoolState]] = {}
         self.whole: dict[str, int] = {}  # pool -> whole nodes its waiting whole-node jobs ask for
-        keys, one_each = by_shape(jobs)
+        keys, one_each = shapes
         count = Counter(keys)
         self.shapes = len(count)  # distinct shapes among the jobs
         for key, job in one_each.items():

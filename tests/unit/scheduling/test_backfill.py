@@ -87,3 +87,15 @@ def test_the_cycle_remembers_backfill_answers_only_while_the_pool_is_unchanged()
         # node 0 now has 2 GPUs free: the shape no longer fits, nothing remembered says otherwise
         assert cycle.fit_now(job("j-after", per_node=4, max_runtime=HOUR), p) is None
         assert cycle.fit_now(job("small", per_node=2, max_runtime=HOUR), p) == (0,)
+
+
+def test_a_reservation_made_after_a_prediction_is_waited_for_at_its_end():
+    free, line = timeline([8, 0], [((1,), 8, 3, 5)])  # node 0 free now; node 1 from +3 h (expected)
+    assert line.earliest_start(free, 1, 8, 1, 1, HOUR, T0, expected=True) == (T0, (0,))
+    line.reserve("first", free, 1, 8, 1, 1, 2 * HOUR, T0, expected=True)  # node 0, now until +2 h
+    # the next 8-GPU job starts when that reservation ends (+2 h), before node 1 frees up (+3 h)
+    assert line.earliest_start(free, 1, 8, 1, 1, HOUR, T0, expected=True) == (T0 + timedelta(hours=2), (0,))
+    line.reserve("second", free, 1, 8, 1, 1, 2 * HOUR, T0, expected=True)
+    assert line.reservations[-1].start == T0 + timedelta(hours=2)
+    # a third: node 1 at +3 h comes before node 0's next gap at +4 h
+    assert line.earliest_start(free, 1, 8, 1, 1, HOUR, T0, expected=True) == (T0 + timedelta(hours=3), (1,))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Hashable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -55,21 +56,43 @@ PREEMPT_SCAN = 16  # waiting jobs considered for preemption per cycle
 PRESSURE_WEIGHT = 20.0
 USAGE_WINDOW_S = 7 * 86400.0  # decayed usage over this window counts as an average rate held
 
+_ID = operator.attrgetter("job_id")
+_TENANT = operator.attrgetter("tenant_id")
+_PRIORITY = operator.attrgetter("priority")
+_SUBMITTED = operator.attrgetter("submitted_ts")
+_SIZE = operator.attrgetter("request.size")
+_QUICKEST = operator.attrgetter("quickest")
+
 
 class Option:
     """A pool that can start the job now: on which nodes, for how long, and (worked out when first asked,
-    as only the options about as fast as the fastest are priced) at what cost."""
+    as only the options about as fast as the fastest are priced) at what cost. A job's options share
+    `amounts`: its unit-hours per (units, runtime), the same on every pool of one model."""
 
-    __slots__ = ("_cost", "job", "nodes", "pool", "runtime")
+    __slots__ = ("_cost", "amounts", "job", "nodes", "pool", "runtime")
 
-    def __init__(self, job: PendingJob, pool: PoolState, nodes: tuple[int, ...], runtime: float) -> None:
+    def __init__(
+        self,
+        job: PendingJob,
+        pool: PoolState,
+        nodes: tuple[int, ...],
+        runtime: float,
+        amounts: dict[tuple[float, float], Decimal] | None = None,
+    ) -> None:
         self.job, self.pool, self.nodes, self.runtime = job, pool, nodes, runtime
+        self.amounts = {} if amounts is None else amounts
         self._cost: Decimal | None = None
 
     @property
     def cost(self) -> Decimal:
         if self._cost is None:
-            self._cost = _cost(self.job, self.pool, self.runtime)
+            job, pool = self.job, self.pool
+            accel, cpus, _ = fit.demand_per_node(job, pool)
+            units = (accel or cpus) * job.request.nodes
+            amount = self.amounts.get((units, self.runtime))
+            if amount is None:
+                amount = self.amounts[units, self.runtime] = _unit_hours(units, self.runtime)
+            self._cost = (pool.price_for(job.preemptible) or Decimal(0)) * amount
         return self._cost
 
 
@@ -78,13 +101,13 @@ class Suanli:
 
     def decide(self, snapshot: Snapshot, pending: Sequence[PendingJob], now: datetime) -> CycleResult:
         cycle = Cycle(snapshot, now)
-        ranked = rank(snapshot, pending, cycle, now)
+        shapes = by_shape(pending)
+        ranked = rank(snapshot, pending, cycle, now, shapes)
         waiting: list[PendingJob] = []
         rejected: dict[str, tuple[PoolReason, ...]] = {}
         lead: dict[str, dict[str, PoolReason]] = {}
         notes: dict[str, str] = {}
-        scarcity = Scarcity(cycle, ranked)
-        shapes = scarcity.shapes
+        scarcity = Scarcity(cycle, shapes)
         pressed = pressure(snapshot)
         for index, job in enumerate(ranked):
             if cycle.never_fits(job):
@@ -93,13 +116,17 @@ class Suanli:
             head = len(cycle.reservations) < RESERVE_TOP
             if not head and cycle.stuck(job):
                 waiting.append(job)  # no room for its shape: nothing to try, and no reservation to make
-                if cycle.stuck_count() >= shapes:
+                if cycle.stuck_count() >= scarcity.shapes:
                     # no shape fits anywhere any more and every reservation is made: the rest simply wait
-                    for rest in ranked[index + 1 :]:
-                        if cycle.never_fits(rest):
-                            rejected[rest.job_id] = cycle.reasons(rest)
+                    rest = ranked[index + 1 :]
+                    if not any(map(cycle.never_fits, shapes[1].values())):
+                        waiting += rest
+                        break
+                    for other in rest:
+                        if cycle.never_fits(other):
+                            rejected[other.job_id] = cycle.reasons(other)
                         else:
-                            waiting.append(rest)
+                            waiting.append(other)
                     break
                 continue
             options = [] if cycle.stuck(job) else self._options(cycle, job)
@@ -134,6 +161,7 @@ class Suanli:
     def _options(cycle: Cycle, job: PendingJob) -> list[Option]:
         """Pools that can start the job now without delaying a reservation."""
         options, room = [], False
+        amounts: dict[tuple[float, float], Decimal] = {}
         for pool in cycle.candidates(job):
             nodes = cycle.fit_now(job, pool)
             if nodes is None:
@@ -142,7 +170,7 @@ class Suanli:
             if not cycle.backfill_ok(job, pool, nodes):
                 continue
             runtime = cycle.runtime(job, pool)
-            options.append(Option(job, pool, nodes, runtime))
+            options.append(Option(job, pool, nodes, runtime, amounts))
         if not room:
             cycle.mark_stuck(job)
         return options
@@ -274,37 +302,47 @@ class Suanli:
         return out
 
 
-def rank(snapshot: Snapshot, pending: Sequence[PendingJob], cycle: Cycle, now: datetime) -> list[PendingJob]:
+def rank(
+    snapshot: Snapshot,
+    pending: Sequence[PendingJob],
+    cycle: Cycle,
+    now: datetime,
+    shapes: tuple[list[Hashable], dict[Hashable, PendingJob]] | None = None,
+) -> list[PendingJob]:
     """Priority first; then tenants inside their quota; then fair queueing between tenants: each tenant's
     jobs, highest response ratio first, take turns by a counter that starts at what the tenant holds now
     (plus its recent usage, as an average rate) over its weight and grows by each job's size. The tenant
     furthest below its share goes next, whatever the size of its jobs; short jobs go first within a tenant
-    and long ones age towards the front."""
+    and long ones age towards the front. `shapes`: `by_shape(pending)`, when the caller has it already."""
     n = len(pending)
     if n == 0:
         return []
     inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
-    keys, one_each = by_shape(pending)
-    ids = [job.job_id for job in pending]
+    keys, one_each = shapes if shapes is not None else by_shape(pending)
+    ids = list(map(_ID, pending))
     usable_by_shape: dict[Hashable, frozenset[str] | None] = {}  # None: every model the shape accepts
     for key, job in one_each.items():
         usable = frozenset(p.model for p in cycle.candidates(job))
         options = job.request.options
         usable_by_shape[key] = None if options and usable.issuperset(o.model for o in options) else usable
     if all(usable is None for usable in usable_by_shape.values()):
-        best = [job.quickest for job in pending]
+        best_a = np.fromiter(map(_QUICKEST, pending), dtype=float, count=n)
     else:
-        best = [
-            job.quickest if (usable := usable_by_shape[key]) is None else _quickest_on(job, usable)
-            for key, job in zip(keys, pending, strict=True)
-        ]
-    codes: dict[str, int] = {}
-    tenant = [codes.setdefault(job.tenant_id, len(codes)) for job in pending]
+        best_a = np.array(
+            [
+                job.quickest if (usable := usable_by_shape[key]) is None else _quickest_on(job, usable)
+                for key, job in zip(keys, pending, strict=True)
+            ],
+            dtype=float,
+        )
+    # columns read in C (map over attribute getters), not a Python loop per job: 100,000 jobs a cycle
+    tenant_ids = list(map(_TENANT, pending))
+    codes = {t: code for code, t in enumerate(dict.fromkeys(tenant_ids))}  # in order of first appearance
     tenants = list(codes)
-    priority = np.array([job.priority for job in pending], dtype=np.int64)
-    submitted = np.array([job.submitted_ts for job in pending], dtype=float)
-    sizes = np.array([job.request.size for job in pending], dtype=float)
-    best_a, tenant_a = np.array(best, dtype=float), np.array(tenant, dtype=np.int64)
+    tenant_a = np.fromiter(map(codes.__getitem__, tenant_ids), dtype=np.int64, count=n)
+    priority = np.fromiter(map(_PRIORITY, pending), dtype=np.int64, count=n)
+    submitted = np.fromiter(map(_SUBMITTED, pending), dtype=float, count=n)
+    sizes = np.fromiter(map(_SIZE, pending), dtype=float, count=n)
     ratio = (np.maximum(0.0, now.timestamp() - submitted) + best_a) / np.maximum(best_a, 60.0)
     # within each (priority, tenant): highest response ratio first, each job's turn is the tenant's counter
     within = lexorder((-priority, tenant_a, -ratio, submitted), ids)
@@ -341,11 +379,9 @@ def _borrowing(snapshot: Snapshot) -> set[str]:
     return {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held > s.quota}
 
 
-def _cost(job: PendingJob, pool: PoolState, runtime: float) -> Decimal:
-    price = pool.price_for(job.preemptible) or Decimal(0)
-    accel, cpus, _ = fit.demand_per_node(job, pool)
-    units = (accel or cpus) * job.request.nodes
-    return price * Decimal(str(round(units * runtime / 3600, 6)))
+def _unit_hours(units: float, runtime: float) -> Decimal:
+    """Units (accelerators, or cores) held for `runtime` seconds, in unit-hours to six places."""
+    return Decimal(str(round(units * runtime / 3600, 6)))
 
 
 def _fastest_then_cheapest(options: Sequence[Option], pressed: dict[str, float] | None = None) -> Option | None:
