@@ -107,7 +107,18 @@ class Metrics:
     sim_hours: float = 0.0
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        """The metrics as plain JSON values: a figure with nothing to measure (NaN) is null, as JSON has no NaN."""
+        return _nulls(asdict(self))  # type: ignore[no-any-return]
+
+
+def _nulls(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nulls(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nulls(v) for v in value]
+    return value
 
 
 def outcomes(run: SimRun) -> list[JobOutcome]:

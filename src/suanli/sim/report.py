@@ -22,6 +22,11 @@ def _h(seconds: float) -> str:
     return "-" if math.isnan(seconds) else f"{seconds / _H:.2f}"
 
 
+def _num(value: float) -> str:
+    """Two decimals, or "-" where there was nothing to measure (no finished job; never backlogged beside others)."""
+    return "-" if math.isnan(value) else f"{value:.2f}"
+
+
 def _ratio(value: float, base: float) -> str:
     if math.isnan(value) or math.isnan(base) or base == 0:
         return "-"
@@ -84,7 +89,7 @@ def markdown(results: Sequence[Metrics], reference: str = "suanli", title: str =
     for t in ref.tenants:
         lines.append(
             f"| {t.tenant} | {t.jobs} | {t.accelerator_hours:,.1f} | {float(t.cost):,.0f} | "
-            f"{t.mean_jct_h:.2f} | {t.share_vs_fair:.2f} |"
+            f"{_num(t.mean_jct_h)} | {_num(t.share_vs_fair)} |"
         )
     lines += [
         "",
@@ -98,7 +103,8 @@ def write(results: Sequence[Metrics], runs: Sequence[SimRun], out: Path, title: 
     """Write report.md, metrics.json and the plots into `out`; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "report.md", out / "metrics.json"]
-    (out / "metrics.json").write_text(json.dumps([m.to_json() for m in results], indent=1, default=str))
+    data = [m.to_json() for m in results]
+    (out / "metrics.json").write_text(json.dumps(data, indent=1, default=str, allow_nan=False))
     text = markdown(results, title=title)
     plots = _plots(runs, out)
     if plots:
