@@ -14,8 +14,10 @@ from suanli.scheduling.capacity import Hold, PoolFree, Reservation, Timeline
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot, budget_keys
 
+Shapes = tuple[list[Hashable], dict[Hashable, PendingJob]]  # each job's shape key, and one job per shape
 
-def by_shape(jobs: Sequence[PendingJob]) -> tuple[list[Hashable], dict[Hashable, PendingJob]]:
+
+def by_shape(jobs: Sequence[PendingJob]) -> Shapes:
     """Each job's shape key, and one job standing for each shape (jobs of one shape fit, wait and are
     explained alike)."""
     keys = list(map(_SHAPE, jobs))
@@ -263,7 +265,7 @@ class Cycle:
                 reason = self._busy.get(key)
                 if reason is None:
                     free = self.free[pool.pool_id]
-                    room = key[:2] + key[3:]  # how many nodes have room does not depend on how many are asked
+                    room = (pool.pool_id, self.version[pool.pool_id], accel, cpus, mem)  # whatever the node count
                     fitting = self._fitting.get(room)
                     if fitting is None:
                         fitting = self._fitting[room] = free.count_fitting(accel, cpus, mem)
@@ -337,4 +339,4 @@ def price_key(job: PendingJob, pool: PoolState) -> Decimal:
     return price if price is not None else Decimal("Infinity")
 
 
-__all__ = ["Cycle", "ReasonCode", "by_shape", "price_key"]
+__all__ = ["Cycle", "ReasonCode", "Shapes", "by_shape", "price_key"]

@@ -22,12 +22,12 @@ no pool has a free node left for the jobs that need whole ones.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from suanli.scheduling import fit
-from suanli.scheduling.evaluate import Cycle
+from suanli.scheduling.evaluate import Cycle, Shapes
 from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
 
 RESTRICTED = 2  # a job that accepts at most this many accelerator models adds to their recent demand
@@ -57,7 +57,7 @@ def units(job: PendingJob, pool: PoolState) -> float:
 
 
 class Scarcity:
-    def __init__(self, cycle: Cycle, shapes: tuple[Sequence[Hashable], Mapping[Hashable, PendingJob]]) -> None:
+    def __init__(self, cycle: Cycle, shapes: Shapes) -> None:
         """`shapes`: `by_shape` of the waiting jobs (each job's shape key, one job per shape)."""
         self.cycle = cycle
         self.captive: dict[str, float] = {}

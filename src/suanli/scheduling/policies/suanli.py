@@ -41,7 +41,7 @@ import numpy as np
 from suanli.domain.money import format_price
 from suanli.scheduling import fit
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
-from suanli.scheduling.evaluate import Cycle, by_shape
+from suanli.scheduling.evaluate import Cycle, Shapes, by_shape
 from suanli.scheduling.order import lexorder
 from suanli.scheduling.policies import register
 from suanli.scheduling.scarcity import Scarcity, pressure
@@ -77,10 +77,10 @@ class Option:
         pool: PoolState,
         nodes: tuple[int, ...],
         runtime: float,
-        amounts: dict[tuple[float, float], Decimal] | None = None,
+        amounts: dict[tuple[float, float], Decimal],
     ) -> None:
         self.job, self.pool, self.nodes, self.runtime = job, pool, nodes, runtime
-        self.amounts = {} if amounts is None else amounts
+        self.amounts = amounts
         self._cost: Decimal | None = None
 
     @property
@@ -119,14 +119,14 @@ class Suanli:
                 if cycle.stuck_count() >= scarcity.shapes:
                     # no shape fits anywhere any more and every reservation is made: the rest simply wait
                     rest = ranked[index + 1 :]
-                    if not any(map(cycle.never_fits, shapes[1].values())):
-                        waiting += rest
-                        break
-                    for other in rest:
-                        if cycle.never_fits(other):
-                            rejected[other.job_id] = cycle.reasons(other)
-                        else:
-                            waiting.append(other)
+                    if any(map(cycle.never_fits, shapes[1].values())):
+                        for other in rest:
+                            if cycle.never_fits(other):
+                                rejected[other.job_id] = cycle.reasons(other)
+                            else:
+                                waiting.append(other)
+                    else:
+                        waiting += rest  # no shape is refused everywhere: all of them wait
                     break
                 continue
             options = [] if cycle.stuck(job) else self._options(cycle, job)
@@ -307,7 +307,7 @@ def rank(
     pending: Sequence[PendingJob],
     cycle: Cycle,
     now: datetime,
-    shapes: tuple[list[Hashable], dict[Hashable, PendingJob]] | None = None,
+    shapes: Shapes | None = None,
 ) -> list[PendingJob]:
     """Priority first; then tenants inside their quota; then fair queueing between tenants: each tenant's
     jobs, highest response ratio first, take turns by a counter that starts at what the tenant holds now
