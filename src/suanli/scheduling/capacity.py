@@ -38,9 +38,13 @@ class PoolFree:
     def _key(self, i: int) -> int:
         return int(self.cpus[i] + EPS) if self.cpu_pool else self.accel[i]
 
+    def _least_key(self, accel: int, cpus: float) -> int:
+        # the lowest bucket a node with room can be in: a node with f >= cpus free cores has floor(f) >= floor(cpus)
+        return math.floor(cpus) if self.cpu_pool else accel
+
     def fit(self, nodes: int, accel: int, cpus: float, mem: float) -> tuple[int, ...] | None:
         """`nodes` distinct nodes with room for (accel, cpus, mem) each, fullest first; None if fewer fit."""
-        need = math.ceil(cpus - EPS) if self.cpu_pool else accel
+        need = self._least_key(accel, cpus)
         chosen: list[int] = []
         for key in self.keys[bisect.bisect_left(self.keys, need) :]:
             for i in self.buckets[key]:
@@ -51,7 +55,7 @@ class PoolFree:
         return None
 
     def count_fitting(self, accel: int, cpus: float, mem: float) -> int:
-        need = math.ceil(cpus - EPS) if self.cpu_pool else accel
+        need = self._least_key(accel, cpus)
         return sum(
             1
             for key in self.keys[bisect.bisect_left(self.keys, need) :]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from suanli.domain.centres import CentreStatus
 from suanli.scheduling import decide
 from suanli.scheduling.decisions import ReasonCode
@@ -101,6 +103,17 @@ def test_cpu_jobs_go_to_cpu_pools_and_count_cores():
     result = decide(snapshot, [job(f"c{i}", model=None, cpus=2, age=5 - i) for i in range(3)], "cheapest", T0)
     assert [(p.job_id, p.pool_id) for p in result.placements] == [("c0", "cpu"), ("c1", "cpu")]
     assert {r.pool_id: r.code for r in result.waiting["c2"]}["gpu"] is ReasonCode.STACK_MISMATCH
+
+
+@pytest.mark.parametrize("policy", ["fifo", "slurm", "cheapest", "suanli"])
+def test_a_fractional_core_job_fits_a_node_with_just_enough_fractional_cores_free(policy):
+    # 3.7 cores free: a 3.5-core job fits, a 3.8-core one does not (the node is not skipped for having
+    # fewer than 4 whole cores free)
+    cpu = pool("cpu", model="CPU-X86", nodes=1, per_node=0, cpus=3.7, centre="hpc")
+    fits = decide(Snapshot((cpu,)), [job("j", model=None, cpus=3.5)], policy, T0)
+    assert [(p.job_id, p.pool_id) for p in fits.placements] == [("j", "cpu")]
+    too_big = decide(Snapshot((cpu,)), [job("j", model=None, cpus=3.8)], policy, T0)
+    assert not too_big.placements
 
 
 def test_centre_allow_and_exclude_lists():
