@@ -50,6 +50,9 @@ class Cycle:
         self._fits: dict[Hashable, dict[str, tuple[int, tuple[int, ...] | None]]] = {}
         self._backfill: dict[tuple[object, ...], list[datetime | None]] = {}  # -> [latest end ok, earliest not]
         self._stuck: set[Hashable] = set()  # shapes with no room in any candidate pool this cycle
+        # shape -> (epoch, the shortest max_runtime with which no candidate pool could take a job of it now)
+        self._refused: dict[Hashable, tuple[int, int]] = {}
+        self.epoch = 0  # grows whenever any pool changes (a placement or a reservation)
         self._starts: dict[tuple[object, ...], tuple[datetime, tuple[int, ...]] | None] = {}  # (start, nodes)
         self._busy: dict[tuple[object, ...], PoolReason] = {}
         self._fitting: dict[tuple[object, ...], int] = {}  # (pool, version, demand per node) -> nodes with room
@@ -105,6 +108,22 @@ class Cycle:
 
     def stuck_count(self) -> int:
         return len(self._stuck)
+
+    def refused(self, job: PendingJob) -> bool:
+        """Since the city last changed, a job of this shape held no longer than this one found no pool it
+        could start in now without delaying a reservation: neither can this one. (Fit depends on the shape
+        only; backfill turns from yes to no only as the job holds its nodes longer.) Never with budgets, as
+        those depend on the tenant."""
+        known = self._refused.get(job.key)
+        return known is not None and known[0] == self.epoch and known[1] <= job.max_runtime_s and not self.budgets
+
+    def mark_refused(self, job: PendingJob) -> None:
+        """No candidate pool can start this job now (some had room, but not without delaying a reservation)."""
+        if self.budgets:
+            return
+        known = self._refused.get(job.key)
+        if known is None or known[0] != self.epoch or job.max_runtime_s < known[1]:
+            self._refused[job.key] = (self.epoch, job.max_runtime_s)
 
     def affordable(self, job: PendingJob, pool: PoolState) -> bool:
         """False if the worst-case cost of the job on this pool is more than its tenant, or its project, has left
@@ -188,6 +207,7 @@ class Cycle:
         if reservation is not None:
             self.reservations[job.job_id] = (pool.pool_id, reservation)
             self.version[pool.pool_id] += 1
+            self.epoch += 1
         return reservation
 
     def backfill_ok(self, job: PendingJob, pool: PoolState, nodes: tuple[int, ...]) -> bool:
@@ -225,6 +245,7 @@ class Cycle:
             Hold(nodes, accel, cpus, mem, self.now + timedelta(seconds=self.runtime(job, pool)), end, job.job_id)
         )
         self.version[pool.pool_id] += 1
+        self.epoch += 1
         price = pool.price_for(job.preemptible)
         assert price is not None
         hold = hold_amount(job, pool)

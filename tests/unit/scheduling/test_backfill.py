@@ -99,3 +99,38 @@ def test_a_reservation_made_after_a_prediction_is_waited_for_at_its_end():
     assert line.reservations[-1].start == T0 + timedelta(hours=2)
     # a third: node 1 at +3 h comes before node 0's next gap at +4 h
     assert line.earliest_start(free, 1, 8, 1, 1, HOUR, T0, expected=True) == (T0 + timedelta(hours=3), (1,))
+
+
+def test_a_shape_refused_backfill_still_backfills_its_shorter_jobs_and_forgets_once_the_pool_changes():
+    p = pool("p", free=[4, 0])
+    snapshot = Snapshot(
+        (p,), (running("r0", "p", (0,), 4, ends_in=2 * HOUR), running("r1", "p", (1,), 8, ends_in=2 * HOUR))
+    )
+    cycle = Cycle(snapshot, T0)
+    assert cycle.reserve(job("gang", per_node=8, nodes=2, max_runtime=10 * HOUR), p, expected=True) is not None
+    long = job("long", per_node=4, max_runtime=5 * HOUR)
+    cycle.mark_refused(long)
+    assert cycle.refused(job("longer", per_node=4, max_runtime=6 * HOUR))
+    assert not cycle.refused(job("short", per_node=4, max_runtime=HOUR))  # it may end before the gang starts
+    assert not cycle.refused(job("other", per_node=2, max_runtime=6 * HOUR))  # another shape
+    cycle.place(job("short", per_node=4, max_runtime=HOUR), p, (0,), "backfilled")
+    assert not cycle.refused(job("longer", per_node=4, max_runtime=6 * HOUR))  # the city changed: ask again
+
+
+def test_once_the_head_is_reserved_jobs_of_a_refused_shape_wait_and_shorter_ones_backfill():
+    # a 2 x 8 gang (slurm: one EASY reservation) or eight of them (suanli: RESERVE_TOP) reserved from +2 h;
+    # then jobs of one 4-GPU shape: those running past +2 h wait, the one that ends in time backfills
+    p = pool("p", free=[4, 0])
+    snapshot = Snapshot(
+        (p,), (running("r0", "p", (0,), 4, ends_in=2 * HOUR), running("r1", "p", (1,), 8, ends_in=2 * HOUR))
+    )
+    gangs = [job(f"g{i}", per_node=8, nodes=2, priority=90, age=100 - i, max_runtime=HOUR) for i in range(8)]
+    later = [
+        job("long1", per_node=4, priority=60, max_runtime=5 * HOUR),
+        job("short", per_node=4, priority=55, max_runtime=HOUR),
+        job("long2", per_node=4, priority=50, max_runtime=6 * HOUR),
+    ]
+    for policy in ("slurm", "suanli"):
+        result = decide(snapshot, [*gangs, *later], policy, T0)
+        assert [pl.job_id for pl in result.placements] == ["short"], policy
+        assert {"long1", "long2"} <= set(result.waiting), policy

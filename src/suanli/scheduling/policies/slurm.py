@@ -65,7 +65,8 @@ class Slurm:
             if cycle.never_fits(job):
                 rejected[job.job_id] = cycle.reasons(job)
                 continue
-            if not cycle.stuck(job) and self._start(cycle, job, backfill=reserved is not None):
+            backfill = reserved is not None
+            if not cycle.stuck(job) and not (backfill and cycle.refused(job)) and self._start(cycle, job, backfill):
                 continue
             waiting.append(job)
             if reserved is None:
@@ -98,6 +99,8 @@ class Slurm:
             return True
         if not room:
             cycle.mark_stuck(job)
+        elif backfill:
+            cycle.mark_refused(job)
         return False
 
     @staticmethod

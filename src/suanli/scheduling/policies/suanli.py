@@ -129,6 +129,9 @@ class Suanli:
                         waiting += rest  # no shape is refused everywhere: all of them wait
                     break
                 continue
+            if not head and cycle.refused(job):
+                waiting.append(job)  # a job of its shape held no longer found no pool: nor will this one
+                continue
             options = [] if cycle.stuck(job) else self._options(cycle, job)
             spared = [o for o in options if not scarcity.contested(job, o.pool)] if scarcity.captive else options
             choices = spared or options
@@ -173,6 +176,8 @@ class Suanli:
             options.append(Option(job, pool, nodes, runtime, amounts))
         if not room:
             cycle.mark_stuck(job)
+        elif not options:
+            cycle.mark_refused(job)
         return options
 
     @staticmethod
