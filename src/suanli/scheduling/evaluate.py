@@ -53,6 +53,7 @@ class Cycle:
         # shape -> (epoch, the shortest max_runtime with which no candidate pool could take a job of it now)
         self._refused: dict[Hashable, tuple[int, int]] = {}
         self.epoch = 0  # grows whenever any pool changes (a placement or a reservation)
+        self.marks = 0  # grows whenever a shape is found stuck or refused
         self._starts: dict[tuple[object, ...], tuple[datetime, tuple[int, ...]] | None] = {}  # (start, nodes)
         self._busy: dict[tuple[object, ...], PoolReason] = {}
         self._fitting: dict[tuple[object, ...], int] = {}  # (pool, version, demand per node) -> nodes with room
@@ -105,6 +106,7 @@ class Cycle:
         if job.job_id in self.over_budget:
             return  # its tenant's budget stopped it, not the capacity: other tenants' jobs of the shape may fit
         self._stuck.add(job.key)
+        self.marks += 1
 
     def stuck_count(self) -> int:
         return len(self._stuck)
@@ -124,6 +126,19 @@ class Cycle:
         known = self._refused.get(job.key)
         if known is None or known[0] != self.epoch or job.max_runtime_s < known[1]:
             self._refused[job.key] = (self.epoch, job.max_runtime_s)
+            self.marks += 1
+
+    def settled(self, one_each: Iterable[PendingJob], shortest: Mapping[Hashable, int]) -> bool:
+        """No job of any of these shapes can start now: each shape is never run, has no room, or is refused
+        for its shortest job (`shortest`: each shape's shortest max_runtime)."""
+        for job in one_each:
+            key = job.key
+            if key in self._stuck or self.never_fits(job):
+                continue
+            known = self._refused.get(key)
+            if self.budgets or known is None or known[0] != self.epoch or known[1] > shortest[key]:
+                return False
+        return True
 
     def affordable(self, job: PendingJob, pool: PoolState) -> bool:
         """False if the worst-case cost of the job on this pool is more than its tenant, or its project, has left
@@ -305,13 +320,15 @@ class Cycle:
         waiting = list(waiting)
         keys, one_each = by_shape(waiting)
         memo = {key: self.reasons(job) for key, job in one_each.items()}
-        out = dict(zip(map(_ID, waiting), map(memo.__getitem__, keys), strict=True))
+        ids = list(map(_ID, waiting))
+        out = dict(zip(ids, map(memo.__getitem__, keys), strict=True))
         if not lead:
             return out
+        by_id = dict(zip(ids, waiting, strict=True))
         shared: dict[tuple[Hashable, int], tuple[PoolReason, ...]] = {}  # leads shared by jobs: explained once
-        for job in waiting:
-            own = lead.get(job.job_id)
-            if own:
+        for job_id, own in lead.items():  # a few jobs (the head's reservations), not the whole queue
+            job = by_id.get(job_id)
+            if job is not None and own:
                 key = (job.key, id(own))
                 reasons = shared.get(key)
                 if reasons is None:

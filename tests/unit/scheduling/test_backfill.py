@@ -134,3 +134,24 @@ def test_once_the_head_is_reserved_jobs_of_a_refused_shape_wait_and_shorter_ones
         result = decide(snapshot, [*gangs, *later], policy, T0)
         assert [pl.job_id for pl in result.placements] == ["short"], policy
         assert {"long1", "long2"} <= set(result.waiting), policy
+
+
+def test_the_queue_is_not_handed_over_as_waiting_while_a_shorter_job_behind_could_still_backfill():
+    # eight gangs reserved (suanli's RESERVE_TOP), two long 4-GPU jobs refused; the short one of the same
+    # shape, last in the queue, still ends before the reservations begin and starts
+    p = pool("p", free=[4, 0])
+    snapshot = Snapshot(
+        (p,), (running("r0", "p", (0,), 4, ends_in=2 * HOUR), running("r1", "p", (1,), 8, ends_in=2 * HOUR))
+    )
+    gangs = [job(f"g{i}", per_node=8, nodes=2, priority=90, age=100 - i, max_runtime=HOUR) for i in range(8)]
+    later = [
+        job("long1", per_node=4, priority=60, max_runtime=5 * HOUR),
+        job("long2", per_node=4, priority=55, max_runtime=6 * HOUR),
+        job("short", per_node=4, priority=50, max_runtime=HOUR),
+        job("never", per_node=16, priority=40),
+    ]
+    for policy in ("slurm", "suanli"):
+        result = decide(snapshot, [*gangs, *later], policy, T0)
+        assert [pl.job_id for pl in result.placements] == ["short"], policy
+        assert {"long1", "long2", *(g.job_id for g in gangs)} <= set(result.waiting), policy
+        assert set(result.rejected) == {"never"}, policy

@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -62,6 +62,7 @@ _PRIORITY = operator.attrgetter("priority")
 _SUBMITTED = operator.attrgetter("submitted_ts")
 _SIZE = operator.attrgetter("request.size")
 _QUICKEST = operator.attrgetter("quickest")
+_MAX_RUNTIME = operator.attrgetter("max_runtime_s")
 
 
 class Option:
@@ -109,28 +110,22 @@ class Suanli:
         notes: dict[str, str] = {}
         scarcity = Scarcity(cycle, shapes)
         pressed = pressure(snapshot)
+        checked, shortest = -1, None  # Cycle.marks when last checked for the end; each shape's shortest job
         for index, job in enumerate(ranked):
             if cycle.never_fits(job):
                 rejected[job.job_id] = cycle.reasons(job)
                 continue
             head = len(cycle.reservations) < RESERVE_TOP
-            if not head and cycle.stuck(job):
-                waiting.append(job)  # no room for its shape: nothing to try, and no reservation to make
-                if cycle.stuck_count() >= scarcity.shapes:
-                    # no shape fits anywhere any more and every reservation is made: the rest simply wait
-                    rest = ranked[index + 1 :]
-                    if any(map(cycle.never_fits, shapes[1].values())):
-                        for other in rest:
-                            if cycle.never_fits(other):
-                                rejected[other.job_id] = cycle.reasons(other)
-                            else:
-                                waiting.append(other)
-                    else:
-                        waiting += rest  # no shape is refused everywhere: all of them wait
-                    break
-                continue
-            if not head and cycle.refused(job):
-                waiting.append(job)  # a job of its shape held no longer found no pool: nor will this one
+            if not head and (cycle.stuck(job) or cycle.refused(job)):
+                # no room for its shape, or none a job of its shape held no longer could use: nothing to try
+                waiting.append(job)
+                if cycle.marks != checked:
+                    checked = cycle.marks
+                    shortest = shortest or _shortest(shapes[0], pending)
+                    if cycle.settled(shapes[1].values(), shortest):
+                        # every reservation is made and no shape can start anywhere now: the rest simply wait
+                        self._settle(cycle, ranked[index + 1 :], shapes[1].values(), waiting, rejected)
+                        break
                 continue
             options = [] if cycle.stuck(job) else self._options(cycle, job)
             spared = [o for o in options if not scarcity.contested(job, o.pool)] if scarcity.captive else options
@@ -157,6 +152,25 @@ class Suanli:
                     self._reserve(cycle, job, target, lead, notes, "the soonest finish")
         preemptions = self._preempt(cycle, snapshot, waiting, lead, notes, now)
         return cycle.result(cycle.explain(waiting, lead), rejected, preemptions, notes)
+
+    @staticmethod
+    def _settle(
+        cycle: Cycle,
+        rest: list[PendingJob],
+        one_each: Iterable[PendingJob],
+        waiting: list[PendingJob],
+        rejected: dict[str, tuple[PoolReason, ...]],
+    ) -> None:
+        """Hand over the jobs left once nothing can start: those no pool can ever run are rejected, the rest wait
+        (`one_each`: a job of each shape, to see whether any is never run)."""
+        if not any(map(cycle.never_fits, one_each)):
+            waiting += rest
+            return
+        for job in rest:
+            if cycle.never_fits(job):
+                rejected[job.job_id] = cycle.reasons(job)
+            else:
+                waiting.append(job)
 
     # ---------------------------------------------------------------------------- choosing a pool
 
@@ -370,6 +384,15 @@ def rank(
     outside = np.fromiter((t not in inside for t in tenants), dtype=np.int64, count=len(tenants))[tenant_a]
     order = lexorder((-priority, outside, turn, -ratio), ids)
     return list(map(pending.__getitem__, order.tolist()))
+
+
+def _shortest(keys: Sequence[Hashable], jobs: Sequence[PendingJob]) -> dict[Hashable, int]:
+    """Each shape's shortest max_runtime among the jobs (`keys`: their shapes)."""
+    shortest: dict[Hashable, int] = {}
+    for key, seconds in zip(keys, map(_MAX_RUNTIME, jobs), strict=True):
+        if seconds < shortest.get(key, seconds + 1):
+            shortest[key] = seconds
+    return shortest
 
 
 def _quickest_on(job: PendingJob, usable: frozenset[str]) -> float:
