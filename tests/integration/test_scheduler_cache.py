@@ -133,3 +133,18 @@ def test_the_scheduler_remembers_where_waiting_jobs_were_reserved_for_the_next_c
     heartbeat_all(city)
     scheduler.cycle()
     assert scheduler.cache.reserved == {}
+
+
+def test_a_job_alone_in_its_shape_with_a_reservation_shows_its_promise_and_the_other_pools_reasons(city: City, clock):
+    scheduler = Scheduler(city.ctx)
+    dev = city.principal("acme-dev")
+    body = {"name": "big", "run": "x", "resources": {"accelerators": "H800:8"}}
+    jobs.submit_job(city.ctx, dev, body)  # fills the only H800 node
+    scheduler.cycle()
+    waiting = jobs.submit_job(city.ctx, dev, body)[0].id
+    clock.advance(1)
+    heartbeat_all(city)
+    scheduler.cycle()
+    why = jobs.why(city.ctx, dev, waiting)
+    assert "reserved" in why.summary and city.ids["gpu/h800"] not in {r["pool_id"] for r in why.reasons}
+    assert why.reasons and "reserved" not in {r["code"] for r in why.reasons}  # the promise is its own note

@@ -6,6 +6,8 @@ the context (store, clock). `run_cycle(ctx)` is a one-off cycle with a fresh cac
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -262,6 +264,9 @@ def _attempt(job: Job, number: int, p: Placement, now: datetime) -> Attempt:
     )
 
 
+_SHAPE = operator.attrgetter("shape")
+
+
 def _store_wait_reasons(
     uow: UnitOfWork,
     result: CycleResult,
@@ -271,18 +276,16 @@ def _store_wait_reasons(
 ) -> None:
     """One row per shape of waiting job, written only when its reasons change (`written` remembers what this
     scheduler wrote last, so unchanged shapes cost nothing)."""
-    by_shape: dict[str, tuple[PoolReason, ...]] = {}
-    for job_id, reasons in result.waiting.items():
+    waiting, notes = result.waiting, result.notes
+    # the last job of each shape without a note of its own (filters and getters in C: the queue may be long)
+    plain = list(filter(pending.__contains__, itertools.filterfalse(notes.__contains__, waiting)))
+    by_shape = dict(zip(map(_SHAPE, map(pending.__getitem__, plain)), map(waiting.__getitem__, plain), strict=True))
+    for job_id in filter(notes.__contains__, waiting):
         job = pending.get(job_id)
-        if job is None or (job.shape in by_shape and job_id in result.notes):
-            continue
-        if job.shape not in by_shape or job_id not in result.notes:
-            # a job's own promise (a reservation) is its note, not its shape's reason
-            by_shape[job.shape] = (
-                tuple(r for r in reasons if r.code is not ReasonCode.RESERVED)
-                if job_id in result.notes
-                else tuple(reasons)
-            )
+        if job is not None and job.shape not in by_shape:
+            # only jobs with a promise of their own (a reservation, their note) wait in this shape: the first
+            # one's reasons but that promise
+            by_shape[job.shape] = tuple(r for r in waiting[job_id] if r.code is not ReasonCode.RESERVED)
     changed = {shape: reasons for shape, reasons in by_shape.items() if written.get(shape) != reasons}
     if not changed:
         return
