@@ -108,9 +108,6 @@ class Cycle:
         self._stuck.add(job.key)
         self.marks += 1
 
-    def stuck_count(self) -> int:
-        return len(self._stuck)
-
     def refused(self, job: PendingJob) -> bool:
         """Since the city last changed, a job of this shape held no longer than this one found no pool it
         could start in now without delaying a reservation: neither can this one. (Fit depends on the shape

@@ -67,7 +67,6 @@ class Scarcity:
         self.whole: dict[str, int] = {}  # pool -> whole nodes its waiting whole-node jobs ask for
         keys, one_each = shapes
         count = Counter(keys)
-        self.shapes = len(count)  # distinct shapes among the jobs
         for key, job in one_each.items():
             pool = self._sole_pool(job)
             if pool is not None:
