@@ -136,7 +136,12 @@ def spec(
     )
 
 
-def wait_until(backend: Backend, attempt_id: str, done: Callable[[EngineState], bool], timeout: float = 20):
+# generous: on a loaded 2-core machine a real engine (Ray starting workers) can take tens of seconds, and a
+# passing test returns as soon as the state is reached
+WAIT_S = 60.0
+
+
+def wait_until(backend: Backend, attempt_id: str, done: Callable[[EngineState], bool], timeout: float = WAIT_S):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = backend.status(attempt_id)
@@ -146,7 +151,7 @@ def wait_until(backend: Backend, attempt_id: str, done: Callable[[EngineState], 
     raise AssertionError(f"{attempt_id} still {backend.status(attempt_id).state} after {timeout}s")
 
 
-def finished(backend: Backend, attempt_id: str, timeout: float = 20):
+def finished(backend: Backend, attempt_id: str, timeout: float = WAIT_S):
     return wait_until(backend, attempt_id, lambda s: s.finished, timeout)
 
 
