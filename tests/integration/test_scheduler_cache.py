@@ -116,16 +116,23 @@ def test_recent_demand_counts_each_restricted_job_once_and_spreads_it_over_its_m
     assert demand["A100"] == pytest.approx(2, rel=1e-3) and demand["H800"] == pytest.approx(2, rel=1e-3)
 
 
-def test_the_scheduler_remembers_where_waiting_jobs_were_reserved_for_the_next_cycle(city: City, clock):
+def _second_h800_job_reserved(city: City, clock) -> tuple[Scheduler, str]:
+    """Two 8 x H800 jobs: the first fills the only H800 node, the second waits with a reservation there."""
     scheduler = Scheduler(city.ctx)
     dev = city.principal("acme-dev")
     body = {"name": "big", "run": "x", "resources": {"accelerators": "H800:8"}}
-    jobs.submit_job(city.ctx, dev, body)  # fills the only H800 node
+    jobs.submit_job(city.ctx, dev, body)
     scheduler.cycle()
     waiting = jobs.submit_job(city.ctx, dev, body)[0].id
     clock.advance(1)
     heartbeat_all(city)
     scheduler.cycle()
+    return scheduler, waiting
+
+
+def test_the_scheduler_remembers_where_waiting_jobs_were_reserved_for_the_next_cycle(city: City, clock):
+    scheduler, waiting = _second_h800_job_reserved(city, clock)
+    dev = city.principal("acme-dev")
     assert scheduler.cache.reserved == {waiting: city.ids["gpu/h800"]}
     assert scheduler.cache.snapshot([], clock.now()).reserved == {waiting: city.ids["gpu/h800"]}
     jobs.cancel_job(city.ctx, dev, waiting)
@@ -136,15 +143,8 @@ def test_the_scheduler_remembers_where_waiting_jobs_were_reserved_for_the_next_c
 
 
 def test_a_job_alone_in_its_shape_with_a_reservation_shows_its_promise_and_the_other_pools_reasons(city: City, clock):
-    scheduler = Scheduler(city.ctx)
+    _, waiting = _second_h800_job_reserved(city, clock)
     dev = city.principal("acme-dev")
-    body = {"name": "big", "run": "x", "resources": {"accelerators": "H800:8"}}
-    jobs.submit_job(city.ctx, dev, body)  # fills the only H800 node
-    scheduler.cycle()
-    waiting = jobs.submit_job(city.ctx, dev, body)[0].id
-    clock.advance(1)
-    heartbeat_all(city)
-    scheduler.cycle()
     why = jobs.why(city.ctx, dev, waiting)
     assert "reserved" in why.summary and city.ids["gpu/h800"] not in {r["pool_id"] for r in why.reasons}
     assert why.reasons and "reserved" not in {r["code"] for r in why.reasons}  # the promise is its own note

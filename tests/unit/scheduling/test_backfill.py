@@ -120,11 +120,7 @@ def test_a_shape_refused_backfill_still_backfills_its_shorter_jobs_and_forgets_o
 def test_once_the_head_is_reserved_jobs_of_a_refused_shape_wait_and_shorter_ones_backfill():
     # a 2 x 8 gang (slurm: one EASY reservation) or eight of them (suanli: RESERVE_TOP) reserved from +2 h;
     # then jobs of one 4-GPU shape: those running past +2 h wait, the one that ends in time backfills
-    p = pool("p", free=[4, 0])
-    snapshot = Snapshot(
-        (p,), (running("r0", "p", (0,), 4, ends_in=2 * HOUR), running("r1", "p", (1,), 8, ends_in=2 * HOUR))
-    )
-    gangs = [job(f"g{i}", per_node=8, nodes=2, priority=90, age=100 - i, max_runtime=HOUR) for i in range(8)]
+    snapshot, gangs = _behind_eight_gangs()
     later = [
         job("long1", per_node=4, priority=60, max_runtime=5 * HOUR),
         job("short", per_node=4, priority=55, max_runtime=HOUR),
@@ -139,11 +135,7 @@ def test_once_the_head_is_reserved_jobs_of_a_refused_shape_wait_and_shorter_ones
 def test_the_queue_is_not_handed_over_as_waiting_while_a_shorter_job_behind_could_still_backfill():
     # eight gangs reserved (suanli's RESERVE_TOP), two long 4-GPU jobs refused; the short one of the same
     # shape, last in the queue, still ends before the reservations begin and starts
-    p = pool("p", free=[4, 0])
-    snapshot = Snapshot(
-        (p,), (running("r0", "p", (0,), 4, ends_in=2 * HOUR), running("r1", "p", (1,), 8, ends_in=2 * HOUR))
-    )
-    gangs = [job(f"g{i}", per_node=8, nodes=2, priority=90, age=100 - i, max_runtime=HOUR) for i in range(8)]
+    snapshot, gangs = _behind_eight_gangs()
     later = [
         job("long1", per_node=4, priority=60, max_runtime=5 * HOUR),
         job("long2", per_node=4, priority=55, max_runtime=6 * HOUR),
@@ -155,3 +147,13 @@ def test_the_queue_is_not_handed_over_as_waiting_while_a_shorter_job_behind_coul
         assert [pl.job_id for pl in result.placements] == ["short"], policy
         assert {"long1", "long2", *(g.job_id for g in gangs)} <= set(result.waiting), policy
         assert set(result.rejected) == {"never"}, policy
+
+
+def _behind_eight_gangs():
+    """Node 0 has 4 GPUs free until +2 h, node 1 none; eight 2 x 8 gangs rank first (suanli reserves for all
+    of them, slurm for the first)."""
+    p = pool("p", free=[4, 0])
+    snapshot = Snapshot(
+        (p,), (running("r0", "p", (0,), 4, ends_in=2 * HOUR), running("r1", "p", (1,), 8, ends_in=2 * HOUR))
+    )
+    return snapshot, [job(f"g{i}", per_node=8, nodes=2, priority=90, age=100 - i, max_runtime=HOUR) for i in range(8)]
