@@ -113,8 +113,12 @@ class Cycle:
         could start in now without delaying a reservation: neither can this one. (Fit depends on the shape
         only; backfill turns from yes to no only as the job holds its nodes longer.) Never with budgets, as
         those depend on the tenant."""
-        known = self._refused.get(job.key)
-        return known is not None and known[0] == self.epoch and known[1] <= job.max_runtime_s and not self.budgets
+        return self._refused_at(job.key, job.max_runtime_s)
+
+    def _refused_at(self, key: Hashable, seconds: int) -> bool:
+        """A job of shape `key` held `seconds` is known, since the city last changed, to have no pool."""
+        known = self._refused.get(key)
+        return known is not None and known[0] == self.epoch and known[1] <= seconds and not self.budgets
 
     def mark_refused(self, job: PendingJob) -> None:
         """No candidate pool can start this job now (some had room, but not without delaying a reservation)."""
@@ -130,10 +134,7 @@ class Cycle:
         for its shortest job (`shortest`: each shape's shortest max_runtime)."""
         for job in one_each:
             key = job.key
-            if key in self._stuck or self.never_fits(job):
-                continue
-            known = self._refused.get(key)
-            if self.budgets or known is None or known[0] != self.epoch or known[1] > shortest[key]:
+            if key not in self._stuck and not self.never_fits(job) and not self._refused_at(key, shortest[key]):
                 return False
         return True
 
