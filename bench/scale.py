@@ -106,6 +106,7 @@ def city(layout: Layout, rng: random.Random, busy: bool = True) -> tuple[list[Po
                 price=Decimal(rng.choice(["2.6", "5.2", "8.5", "11", "26"])),
                 price_card_id=f"card-{pool_id}",
                 preemptible_discount=Decimal("0.4"),
+                fp16_tflops=float(catalogue.get(model).fp16_tflops),  # type: ignore[union-attr]
             )
         )
     return pools, running

@@ -59,6 +59,7 @@ class Cycle:
         self._fitting: dict[tuple[object, ...], int] = {}  # (pool, version, demand per node) -> nodes with room
         self.budgets = dict(snapshot.budgets)  # what each capped tenant has left, less this cycle's holds
         self.over_budget: dict[str, str] = {}  # job -> why its tenant's budget cannot cover it
+        self.placed_compute: dict[str, float] = {}  # tenant -> A100-equivalents placed this cycle
 
     # ---------------------------------------------------------------------------- fit
 
@@ -266,6 +267,8 @@ class Cycle:
             if key in self.budgets:
                 self.budgets[key] -= hold
         self.over_budget.pop(job.job_id, None)
+        tenant = job.tenant_id
+        self.placed_compute[tenant] = self.placed_compute.get(tenant, 0.0) + pool.compute(accel, cpus, len(nodes))
         placement = Placement(
             job.job_id,
             pool.pool_id,

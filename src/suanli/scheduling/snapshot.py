@@ -10,7 +10,7 @@ from decimal import Decimal
 from suanli.domain.accelerators import Stack
 from suanli.domain.centres import CentreStatus
 from suanli.domain.jobs.request import ResourceRequest
-from suanli.scheduling.fairness import TenantShare
+from suanli.scheduling.fairness import REFERENCE_TFLOPS, TenantShare
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,7 @@ class PoolState:
     price: Decimal | None = None  # CNY per unit-hour from the card in effect
     price_card_id: str | None = None
     preemptible_discount: Decimal = Decimal(0)
+    fp16_tflops: float = REFERENCE_TFLOPS  # the model's nameplate: what a unit counts for in standard compute
     preemptible_price: Decimal | None = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +64,12 @@ class PoolState:
 
     def price_for(self, preemptible: bool) -> Decimal | None:
         return self.preemptible_price if preemptible else self.price
+
+    def compute(self, accelerators: int, cpus: float, nodes: int) -> float:
+        """A100-equivalents (what quotas and fair shares count) held by `nodes` nodes of this pool taking
+        `accelerators` each, or on a CPU pool `cpus` cores each (a whole node counting as one unit)."""
+        units = accelerators if accelerators else cpus / (self.cpus_per_node or 1)
+        return units * nodes * self.fp16_tflops / REFERENCE_TFLOPS
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,7 @@ def pool_templates(
                 price=card.price if card else None,
                 price_card_id=card.id if card else None,
                 preemptible_discount=card.preemptible_discount if card else Decimal(0),
+                fp16_tflops=float(model.fp16_tflops),
             )
         )
     return states

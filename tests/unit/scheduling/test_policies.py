@@ -178,3 +178,49 @@ def test_suanli_keeps_a_reservation_in_last_cycles_pool_unless_another_is_much_s
     pools, runs = _two_busy_pools(ends_a=10 * HOUR, ends_b=5 * HOUR)
     moved = decide(Snapshot(pools, runs, reserved={"big": "a"}), [big], "suanli", T0)
     assert moved.reserved == {"big": "b"}
+
+
+def test_suanli_preempts_only_the_jobs_whose_stopping_makes_the_room():
+    # node 0 holds two half-node jobs, node 1 one whole-node job; the least work lost first is "small" on node 0,
+    # which alone frees no whole node: stopping "whole" on node 1 suffices, and "small" is left to run
+    snapshot = Snapshot(
+        (pool("p", free=[0, 0]),),
+        (
+            running("small", "p", (0,), 4, ends_in=9 * HOUR, priority=10, preemptible=True, started_ago=400),
+            running("old", "p", (0,), 4, ends_in=9 * HOUR, priority=10, preemptible=True, started_ago=HOUR),
+            running("whole", "p", (1,), 8, ends_in=9 * HOUR, priority=10, preemptible=True, started_ago=400),
+        ),
+    )
+    result = decide(snapshot, [job("urgent", per_node=8, priority=90)], "suanli", T0)
+    assert [p.job_id for p in result.preemptions] == ["whole"]
+
+
+def test_suanli_reclaims_no_more_than_the_quota_so_tenants_never_take_a_pool_in_turn():
+    # each tenant is guaranteed 4 A100s; an 8-card job of one would leave it borrowing 4, so reclaiming for it
+    # would only hand the other tenant the same claim next cycle (a preemption loop)
+    def shares(holder: str) -> dict[str, TenantShare]:
+        other = "b" if holder == "a" else "a"
+        return {holder: TenantShare(holder, held=8.0, quota=4.0), other: TenantShare(other, held=0.0, quota=4.0)}
+
+    for holder, claimant in (("a", "b"), ("b", "a")):
+        snapshot = Snapshot(
+            (pool("p", nodes=1, free=[0]),),
+            (running("held", "p", (0,), 8, ends_in=9 * HOUR, tenant=holder, preemptible=True),),
+            shares(holder),
+        )
+        result = decide(snapshot, [job("claim", per_node=8, tenant=claimant)], "suanli", T0)
+        assert result.preemptions == ()
+
+
+def test_suanli_reclaims_for_a_tenant_only_up_to_its_quota_in_one_cycle():
+    snapshot = Snapshot(
+        (pool("p", nodes=2, free=[0, 0]),),
+        (
+            running("g1", "p", (0,), 8, ends_in=9 * HOUR, tenant="greedy", preemptible=True),
+            running("g2", "p", (1,), 8, ends_in=9 * HOUR, tenant="greedy", preemptible=True, started_ago=900),
+        ),
+        {"greedy": TenantShare("greedy", held=16.0, quota=2.0), "owner": TenantShare("owner", held=0.0, quota=8.0)},
+    )
+    mine = [job("mine1", per_node=8, tenant="owner"), job("mine2", per_node=8, tenant="owner")]
+    result = decide(snapshot, mine, "suanli", T0)
+    assert [(p.job_id, p.for_job) for p in result.preemptions] == [("g1", "mine1")]

@@ -22,9 +22,10 @@ nodes already drained for it are not given up for a small gain). Any later job s
 max_runtime, it cannot delay a reservation.
 
 Preemption. A waiting job may stop preemptible jobs of strictly lower priority (or, for a tenant inside its
-quota, preemptible jobs of tenants borrowing beyond theirs) when that alone makes room for it in one pool;
-whole gangs are stopped, the least work lost first, and they are requeued. Equal priorities never preempt
-each other, so preemption cannot loop.
+quota, preemptible jobs of tenants borrowing beyond theirs, if the job keeps its tenant within the quota)
+when that alone makes room for it in one pool; whole gangs are stopped, the least work lost first and none
+the job does not need, and they are requeued. Equal priorities never preempt each other and a reclaim never
+leaves its tenant borrowing, so preemption cannot loop.
 """
 
 from __future__ import annotations
@@ -290,7 +291,11 @@ class Suanli:
         out: list[Preemption] = []
         for job in waiting[:PREEMPT_SCAN]:  # waiting jobs, in rank order
             share = snapshot.tenants.get(job.tenant_id)
-            inside_quota = share is not None and share.quota > 0 and share.held < share.quota
+            # what the tenant may still reclaim: its quota less what it holds and what it was given this cycle
+            room = None if share is None or share.quota <= 0 else share.quota - share.held
+            if room is not None:
+                room -= cycle.placed_compute.get(job.tenant_id, 0.0)
+            inside_quota = room is not None and room > 0
 
             def victim(r: RunningJob, job: PendingJob = job, inside_quota: bool = inside_quota) -> bool:
                 if r.job_id in taken:
@@ -302,11 +307,15 @@ class Suanli:
                     and r.tenant_id != job.tenant_id
                 )
 
-            plan = _plan(cycle, job, [r for r in preemptible if victim(r)])
+            plan = _plan(cycle, job, [r for r in preemptible if victim(r)], room if inside_quota else None)
             if plan is None:
                 continue
             pool, victims = plan
             taken.update(v.job_id for v in victims)
+            if any(v.priority >= job.priority for v in victims):  # a reclaim: the job counts against the quota
+                accel, cpus, _ = fit.demand_per_node(job, pool)
+                placed = cycle.placed_compute
+                placed[job.tenant_id] = placed.get(job.tenant_id, 0.0) + pool.compute(accel, cpus, job.request.nodes)
             reason = (
                 f"higher-priority job {job.job_id} needs the room"
                 if victims[0].priority < job.priority
@@ -470,8 +479,15 @@ def _compared(chosen: Option, options: Sequence[Option]) -> str:
     return text
 
 
-def _plan(cycle: Cycle, job: PendingJob, victims: Sequence[RunningJob]) -> tuple[PoolState, list[RunningJob]] | None:
-    """The pool and fewest-work-lost set of victims whose stopping makes room for the job now."""
+def _plan(
+    cycle: Cycle, job: PendingJob, victims: Sequence[RunningJob], room: float | None = None
+) -> tuple[PoolState, list[RunningJob]] | None:
+    """The pool and victims whose stopping makes room for the job now, losing the least work: victims are
+    added least work lost first until the job fits, then any whose stopping the fit does not need is spared
+    (highest priority, then most work lost, first), so no job is stopped that frees nothing the job uses.
+    `room`: the A100-equivalents the job's tenant may still reclaim of its quota; in a pool where the job
+    needs more, only strictly lower priorities are stopped (a reclaim never leaves the tenant borrowing, so
+    the tenant it took from cannot reclaim the same room back: no preemption loop)."""
     by_pool: dict[str, list[RunningJob]] = {}
     for r in victims:
         by_pool.setdefault(r.pool_id, []).append(r)
@@ -480,25 +496,50 @@ def _plan(cycle: Cycle, job: PendingJob, victims: Sequence[RunningJob]) -> tuple
         candidates = by_pool.get(pool.pool_id)
         if not candidates or not cycle.affordable(job, pool):
             continue  # never stop others' work for a job its tenant's budget cannot cover
-        accel, cpus, mem = fit.demand_per_node(job, pool)
-        free = cycle.free[pool.pool_id]
-        chosen: list[RunningJob] = []
-        freed: list[tuple[tuple[int, ...], int, float, float]] = []
-        for r in sorted(candidates, key=lambda r: (r.priority, _lost(r, cycle.now), r.job_id)):
-            chosen.append(r)
-            free.give(r.node_indices, r.per_node, r.cpus, r.memory_gib)
-            freed.append((r.node_indices, r.per_node, r.cpus, r.memory_gib))
-            if free.fit(job.request.nodes, accel, cpus, mem) is not None:
-                break
-        fits = free.fit(job.request.nodes, accel, cpus, mem) is not None
-        for nodes, a, c, m in freed:
-            free.take(nodes, a, c, m)
-        if not fits:
+        accel, cpus, _ = fit.demand_per_node(job, pool)
+        if room is None or pool.compute(accel, cpus, job.request.nodes) > room + 1e-9:
+            candidates = [r for r in candidates if r.priority < job.priority]
+            if not candidates:
+                continue
+        chosen = _fewest_to_stop(cycle, job, pool, candidates)
+        if chosen is None:
             continue
         lost = sum(_lost(r, cycle.now) for r in chosen)
         if best is None or lost < best[0]:
             best = (lost, pool, chosen)
     return (best[1], best[2]) if best else None
+
+
+def _fewest_to_stop(
+    cycle: Cycle, job: PendingJob, pool: PoolState, candidates: list[RunningJob]
+) -> list[RunningJob] | None:
+    """The victims in `pool` to stop for the job (none that the fit does not need), or None if stopping all
+    of them would not make room. The pool's free capacity is left as it was found."""
+    accel, cpus, mem = fit.demand_per_node(job, pool)
+    free = cycle.free[pool.pool_id]
+
+    def fits() -> bool:
+        return free.fit(job.request.nodes, accel, cpus, mem) is not None
+
+    chosen: list[RunningJob] = []
+    for r in sorted(candidates, key=lambda r: (r.priority, _lost(r, cycle.now), r.job_id)):
+        chosen.append(r)
+        free.give(r.node_indices, r.per_node, r.cpus, r.memory_gib)
+        if fits():
+            break
+    if not fits():
+        for r in chosen:
+            free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
+        return None
+    for r in sorted(chosen, key=lambda r: (-r.priority, -_lost(r, cycle.now), r.job_id)):
+        free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
+        if fits():
+            chosen.remove(r)  # its room was not needed: it keeps running
+        else:
+            free.give(r.node_indices, r.per_node, r.cpus, r.memory_gib)
+    for r in chosen:
+        free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
+    return chosen
 
 
 def _lost(r: RunningJob, now: datetime) -> float:
