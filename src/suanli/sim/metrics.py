@@ -70,6 +70,15 @@ def _pct(ordered: list[float], p: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
 
 
+def cycle_wait_floor(arrivals: Sequence[float], interval_s: float, p: float = 95) -> float:
+    """The p-th percentile queueing delay no policy can go below when cycles run every `interval_s` seconds
+    on a fixed grid from the start (as the simulator's do): a job waits at least for the next cycle.
+    `arrivals`: the batch jobs' submissions, in seconds from the start."""
+    if not arrivals:
+        return math.nan
+    return _pct(sorted(math.ceil(a / interval_s) * interval_s - a for a in arrivals), p)
+
+
 @dataclass
 class TenantMetrics:
     tenant: str
