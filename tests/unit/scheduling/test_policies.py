@@ -224,3 +224,22 @@ def test_suanli_reclaims_for_a_tenant_only_up_to_its_quota_in_one_cycle():
     mine = [job("mine1", per_node=8, tenant="owner"), job("mine2", per_node=8, tenant="owner")]
     result = decide(snapshot, mine, "suanli", T0)
     assert [(p.job_id, p.for_job) for p in result.preemptions] == [("g1", "mine1")]
+
+
+def test_room_made_by_priority_counts_against_the_quota_a_later_reclaim_may_use():
+    snapshot = Snapshot(
+        (pool("p", nodes=2, free=[0, 0]),),
+        (
+            running("low", "p", (0,), 8, ends_in=9 * HOUR, tenant="other", priority=10, preemptible=True),
+            running("borrowed", "p", (1,), 8, ends_in=9 * HOUR, tenant="greedy", preemptible=True),
+        ),
+        {
+            "greedy": TenantShare("greedy", held=8.0, quota=2.0),
+            "other": TenantShare("other", held=8.0),
+            "owner": TenantShare("owner", held=0.0, quota=8.0),
+        },
+    )
+    urgent = job("urgent", per_node=8, tenant="owner", priority=90)
+    mine = job("mine", per_node=8, tenant="owner")
+    result = decide(snapshot, [urgent, mine], "suanli", T0)
+    assert [(p.job_id, p.for_job) for p in result.preemptions] == [("low", "urgent")]

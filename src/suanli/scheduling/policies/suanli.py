@@ -312,10 +312,10 @@ class Suanli:
                 continue
             pool, victims = plan
             taken.update(v.job_id for v in victims)
-            if any(v.priority >= job.priority for v in victims):  # a reclaim: the job counts against the quota
-                accel, cpus, _ = fit.demand_per_node(job, pool)
-                placed = cycle.placed_compute
-                placed[job.tenant_id] = placed.get(job.tenant_id, 0.0) + pool.compute(accel, cpus, job.request.nodes)
+            # the job will hold that room: for the rest of the cycle it counts against its tenant's quota
+            accel, cpus, _ = fit.demand_per_node(job, pool)
+            placed = cycle.placed_compute
+            placed[job.tenant_id] = placed.get(job.tenant_id, 0.0) + pool.compute(accel, cpus, job.request.nodes)
             reason = (
                 f"higher-priority job {job.job_id} needs the room"
                 if victims[0].priority < job.priority
