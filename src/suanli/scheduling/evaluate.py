@@ -267,8 +267,7 @@ class Cycle:
             if key in self.budgets:
                 self.budgets[key] -= hold
         self.over_budget.pop(job.job_id, None)
-        tenant = job.tenant_id
-        self.placed_compute[tenant] = self.placed_compute.get(tenant, 0.0) + pool.compute(accel, cpus, len(nodes))
+        self.count_compute(job, pool)
         placement = Placement(
             job.job_id,
             pool.pool_id,
@@ -285,6 +284,15 @@ class Cycle:
         )
         self.placements.append(placement)
         return placement
+
+    def count_compute(self, job: PendingJob, pool: PoolState) -> None:
+        """Count the A100-equivalents the job will hold in `pool` against its tenant for the rest of the cycle
+        (placed, or room being made for it by preemption)."""
+        accel, cpus, _ = fit.demand_per_node(job, pool)
+        tenant = job.tenant_id
+        self.placed_compute[tenant] = self.placed_compute.get(tenant, 0.0) + pool.compute(
+            accel, cpus, job.request.nodes
+        )
 
     # ---------------------------------------------------------------------------- explaining
 

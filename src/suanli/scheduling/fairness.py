@@ -22,6 +22,13 @@ class TenantShare:
     quota: float = 0.0  # guaranteed A100-equivalents (0: none)
 
 
+def standard_compute(accelerators: int, cpus: float, cpus_per_node: float, nodes: int, tflops: float) -> float:
+    """A100-equivalents held by `nodes` nodes taking `accelerators` each of a model of `tflops` nameplate FP16,
+    or, without accelerators, `cpus` cores each of a node of `cpus_per_node` (a whole node counting as one)."""
+    units = accelerators if accelerators else cpus / (cpus_per_node or 1)
+    return units * nodes * tflops / REFERENCE_TFLOPS
+
+
 def decay(value: float, seconds: float, half_life_s: float) -> float:
     return value * math.pow(0.5, max(0.0, seconds) / half_life_s) if half_life_s > 0 else value
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from suanli.domain.accelerators import Stack
 from suanli.domain.centres import CentreStatus
 from suanli.domain.jobs.request import ResourceRequest
-from suanli.scheduling.fairness import REFERENCE_TFLOPS, TenantShare
+from suanli.scheduling.fairness import REFERENCE_TFLOPS, TenantShare, standard_compute
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +68,7 @@ class PoolState:
     def compute(self, accelerators: int, cpus: float, nodes: int) -> float:
         """A100-equivalents (what quotas and fair shares count) held by `nodes` nodes of this pool taking
         `accelerators` each, or on a CPU pool `cpus` cores each (a whole node counting as one unit)."""
-        units = accelerators if accelerators else cpus / (self.cpus_per_node or 1)
-        return units * nodes * self.fp16_tflops / REFERENCE_TFLOPS
+        return standard_compute(accelerators, cpus, self.cpus_per_node, nodes, self.fp16_tflops)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from suanli.domain.jobs.states import HOLDS_CAPACITY, PENDING, JobState
 from suanli.domain.tenants import Tenant
 from suanli.ports import UnitOfWork
 from suanli.scheduling.estimates import RuntimeHistory, estimate
-from suanli.scheduling.fairness import REFERENCE_TFLOPS, TenantShare, decay
+from suanli.scheduling.fairness import REFERENCE_TFLOPS, TenantShare, decay, standard_compute
 from suanli.scheduling.scarcity import RESTRICTED
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState, RunningJob, Snapshot
 
@@ -232,11 +232,7 @@ class SchedulerCache:
 
     def _rate(self, r: RunningJob) -> float:
         tflops = self.speeds.get(r.model, REFERENCE_TFLOPS)
-        nodes = len(r.node_indices)
-        if r.per_node:
-            return r.per_node * nodes * tflops / REFERENCE_TFLOPS
-        per_node_cpus = self.pool_cpus.get(r.pool_id) or 1
-        return r.cpus * nodes / per_node_cpus * tflops / REFERENCE_TFLOPS
+        return standard_compute(r.per_node, r.cpus, self.pool_cpus.get(r.pool_id, 1), len(r.node_indices), tflops)
 
     def _forget(self, job_id: str, now: datetime, ended: datetime | None, charge: bool) -> None:
         self.pending.pop(job_id, None)

@@ -291,10 +291,9 @@ class Suanli:
         out: list[Preemption] = []
         for job in waiting[:PREEMPT_SCAN]:  # waiting jobs, in rank order
             share = snapshot.tenants.get(job.tenant_id)
-            # what the tenant may still reclaim: its quota less what it holds and what it was given this cycle
-            room = None if share is None or share.quota <= 0 else share.quota - share.held
-            if room is not None:
-                room -= cycle.placed_compute.get(job.tenant_id, 0.0)
+            room = None  # what the tenant may still reclaim: its quota less what it holds and was given this cycle
+            if share is not None and share.quota > 0:
+                room = share.quota - share.held - cycle.placed_compute.get(job.tenant_id, 0.0)
             inside_quota = room is not None and room > 0
 
             def victim(r: RunningJob, job: PendingJob = job, inside_quota: bool = inside_quota) -> bool:
@@ -312,10 +311,7 @@ class Suanli:
                 continue
             pool, victims = plan
             taken.update(v.job_id for v in victims)
-            # the job will hold that room: for the rest of the cycle it counts against its tenant's quota
-            accel, cpus, _ = fit.demand_per_node(job, pool)
-            placed = cycle.placed_compute
-            placed[job.tenant_id] = placed.get(job.tenant_id, 0.0) + pool.compute(accel, cpus, job.request.nodes)
+            cycle.count_compute(job, pool)  # the job will hold that room
             reason = (
                 f"higher-priority job {job.job_id} needs the room"
                 if victims[0].priority < job.priority
@@ -527,7 +523,7 @@ def _fewest_to_stop(
         free.give(r.node_indices, r.per_node, r.cpus, r.memory_gib)
         if fits():
             break
-    if not fits():
+    else:
         for r in chosen:
             free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
         return None
