@@ -54,3 +54,48 @@ def test_a_preemptible_gang_is_stopped_whole_requeued_and_its_place_taken(city: 
     scheduler.cycle()
     assert jobs.get_job(city.ctx, city.principal("globex-dev"), urgent).job.state is JobState.PLACED
     assert jobs.get_job(city.ctx, city.principal("acme-dev"), cheap).job.state is JobState.QUEUED
+
+
+def _submit(city: City, who: str, name: str, accelerators: str, priority: int, preemptible: bool = False) -> str:
+    body = {"name": name, "run": "x", "priority": priority, "preemptible": preemptible}
+    body["resources"] = {"accelerators": accelerators}
+    return jobs.submit_job(city.ctx, city.principal(who), body)[0].id
+
+
+def test_a_stop_that_takes_several_cycles_stops_nothing_more_for_the_same_job(city: City, clock):
+    # a stop takes a few cycles (the agent hears of it at its next heartbeat, the engine takes its time): while
+    # it is under way the waiting job counts on that room, even if stopping another job would now also do
+    scheduler = Scheduler(city.ctx, "suanli")
+    whole = _submit(city, "acme-dev", "whole", "A100:8", 10, preemptible=True)
+    half = _submit(city, "acme-dev", "half", "A100:4", 10, preemptible=True)
+    steady = _submit(city, "globex-dev", "steady", "A100:4", 50)
+    assert scheduler.cycle().placed == 3
+    leases = {a.job_id: a for a in agents.lease(city.ctx, city.agent("gpu"), 10)}
+    assert leases[half].node_indices == leases[steady].node_indices != leases[whole].node_indices
+    agents.report(
+        city.ctx, city.agent("gpu"), [agents.StateReport(a.attempt_id, "running", clock.now()) for a in leases.values()]
+    )
+    clock.advance(600)
+    heartbeat_all(city)
+    urgent = _submit(city, "globex-dev", "urgent", "A100:8", 90)
+    report = scheduler.cycle()
+    assert report.preempted == 1
+    assert jobs.get_job(city.ctx, city.principal("acme-dev"), whole).job.preempt_requested_at is not None
+
+    # the steady job ends while "whole" is still being stopped: stopping "half" would now free node 1 as well
+    ended = agents.StateReport(leases[steady].attempt_id, "succeeded", clock.now())
+    agents.report(city.ctx, city.agent("gpu"), [ended])
+    clock.advance(5)
+    heartbeat_all(city)
+    assert scheduler.cycle().preempted == 0
+    assert jobs.get_job(city.ctx, city.principal("acme-dev"), half).job.preempt_requested_at is None
+    assert "already stopping" in jobs.why(city.ctx, city.principal("globex-dev"), urgent).summary
+
+    # once "whole" has gone, the urgent job takes its node and "half" runs on
+    stopped = agents.StateReport(leases[whole].attempt_id, "preempted", clock.now())
+    agents.report(city.ctx, city.agent("gpu"), [stopped])
+    clock.advance(5)
+    heartbeat_all(city)
+    scheduler.cycle()
+    assert jobs.get_job(city.ctx, city.principal("globex-dev"), urgent).job.state is JobState.PLACED
+    assert jobs.get_job(city.ctx, city.principal("acme-dev"), half).job.state is JobState.RUNNING

@@ -35,7 +35,8 @@ class Cycle:
         self.free = {p.pool_id: PoolFree(p) for p in snapshot.pools}
         holds: dict[str, list[Hold]] = {}
         for r in snapshot.running:
-            expected = r.expected_end if r.expected_end > now else _expected_end(r, now)
+            # a job asked to stop leaves within moments (its deadline still bounds the worst case)
+            expected = now if r.stopping else r.expected_end if r.expected_end > now else _expected_end(r, now)
             deadline = r.deadline if r.deadline > now else now
             hold = Hold(r.node_indices, r.per_node, r.cpus, r.memory_gib, expected, deadline, r.job_id)
             holds.setdefault(r.pool_id, []).append(hold)

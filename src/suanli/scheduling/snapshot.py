@@ -89,6 +89,7 @@ class RunningJob:
     deadline: datetime  # started_at + max_runtime: the engine kills it then
     model: str = ""
     attempt_id: str = ""
+    stopping: bool = False  # a stop (preemption or cancellation) was asked for: its room is coming free
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ history live across rebuilds (they start empty when a scheduler starts).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -265,9 +265,10 @@ class SchedulerCache:
 
     # ---------------------------------------------------------------------------- what decide sees
 
-    def snapshot(self, pools: list[PoolState], now: datetime) -> Snapshot:
-        """The pools (templates from the store) with each node's free resources, what runs, and the
-        fair-share standing of every tenant with work waiting or running."""
+    def snapshot(self, pools: list[PoolState], now: datetime, stopping: Collection[str] = ()) -> Snapshot:
+        """The pools (templates from the store) with each node's free resources, what runs (`stopping`: the
+        jobs asked to stop, whose room is coming free), and the fair-share standing of every tenant with work
+        waiting or running."""
         filled = []
         for pool in pools:
             up = len(pool.free)  # the template lists one (full) node per node up
@@ -286,9 +287,12 @@ class SchedulerCache:
             filled.append(replace(pool, free=free))
         demand = {m: decay(v, (now - at).total_seconds(), self.half_life_s) for m, (v, at) in self.demand.items()}
         reserved = {j: pool for j, pool in self.reserved.items() if j in self.pending}
+        running = tuple(a.running for a in self.allocs.values())
+        if stopping:
+            running = tuple(replace(r, stopping=True) if r.job_id in stopping else r for r in running)
         return Snapshot(
             tuple(filled),
-            tuple(a.running for a in self.allocs.values()),
+            running,
             self.shares(now),
             demand=demand,
             reserved=reserved,

@@ -18,7 +18,7 @@ from suanli.domain.accelerators import Catalogue
 from suanli.domain.centres import Centre, CentreStatus, PriceCard, price_in_effect
 from suanli.domain.errors import Conflict, InvalidTransition
 from suanli.domain.jobs.model import Attempt, Job, Outcome, attempt_id, judge_outcome
-from suanli.domain.jobs.states import JobState
+from suanli.domain.jobs.states import HOLDS_CAPACITY, JobState
 from suanli.ports import UnitOfWork
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
@@ -110,10 +110,11 @@ class Scheduler:
             centres = {c.id: c for c in uow.centres.list()}
             budgets = budgets_left(uow, now)
             self.cache.pool_cpus = {p.pool_id: int(p.cpus_per_node) for p in pools}
+            stopping = {job.id for job in uow.jobs.flagged(sorted(HOLDS_CAPACITY))}  # preempting or cancelling
         if self._expire(now, centres, report):
             with self.ctx.store.uow() as uow:
                 self.cache.refresh(uow, catalogue, now)
-        snapshot = self.cache.snapshot(pools, now)
+        snapshot = self.cache.snapshot(pools, now, stopping)
         if budgets:
             snapshot = replace(snapshot, budgets=budgets)
         pending = list(self.cache.pending.values())

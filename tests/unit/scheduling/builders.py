@@ -95,6 +95,7 @@ def running(
     priority: int = 50,
     preemptible: bool = False,
     started_ago: float = 600,
+    stopping: bool = False,
 ) -> RunningJob:
     return RunningJob(
         job_id,
@@ -109,4 +110,5 @@ def running(
         T0 - timedelta(seconds=started_ago),
         T0 + timedelta(seconds=ends_in),
         T0 + timedelta(seconds=deadline_in if deadline_in is not None else ends_in),
+        stopping=stopping,
     )

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from suanli.scheduling import decide
 from suanli.scheduling.decisions import ReasonCode
+from suanli.scheduling.evaluate import Cycle
 from suanli.scheduling.fairness import TenantShare, normalised
 from suanli.scheduling.policies.slurm import Slurm
 from suanli.scheduling.policies.suanli import RESERVE_TOP
@@ -243,3 +244,73 @@ def test_room_made_by_priority_counts_against_the_quota_a_later_reclaim_may_use(
     mine = job("mine", per_node=8, tenant="owner")
     result = decide(snapshot, [urgent, mine], "suanli", T0)
     assert [(p.job_id, p.for_job) for p in result.preemptions] == [("low", "urgent")]
+
+
+def test_suanli_counts_on_the_room_of_jobs_already_stopping_and_stops_no_more():
+    # "going" was asked to stop last cycle and still runs (a stop takes a few cycles): its node is the job's room,
+    # so nothing else is stopped, though "half" alone would now make room on node 1
+    snapshot = Snapshot(
+        (pool("p", free=[0, 4]),),
+        (
+            running("going", "p", (0,), 8, ends_in=9 * HOUR, priority=10, preemptible=True, stopping=True),
+            running("half", "p", (1,), 4, ends_in=9 * HOUR, priority=10, preemptible=True),
+        ),
+    )
+    result = decide(snapshot, [job("urgent", per_node=8, priority=90)], "suanli", T0)
+    assert result.preemptions == ()
+    assert "room is being made" in result.notes["urgent"] and "already stopping" in result.notes["urgent"]
+
+
+def test_suanli_gives_the_room_of_a_stopping_job_to_one_waiting_job_only():
+    snapshot = Snapshot(
+        (pool("p", free=[0, 0]),),
+        (
+            running("going", "p", (0,), 8, ends_in=9 * HOUR, priority=10, preemptible=True, stopping=True),
+            running("low", "p", (1,), 8, ends_in=9 * HOUR, priority=10, preemptible=True),
+        ),
+    )
+    first, second = job("first", per_node=8, priority=90, age=60), job("second", per_node=8, priority=90)
+    result = decide(snapshot, [first, second], "suanli", T0)
+    assert [(p.job_id, p.for_job) for p in result.preemptions] == [("low", "second")]
+
+
+def test_a_stopping_job_is_expected_to_leave_now_not_at_its_estimate():
+    p = pool("p", nodes=1, free=[0])
+    for stopping, start in ((False, T0 + timedelta(hours=5)), (True, T0)):
+        snapshot = Snapshot((p,), (running("cancelled", "p", (0,), 8, ends_in=5 * HOUR, stopping=stopping),))
+        assert Cycle(snapshot, T0).predicted_start(job("next", per_node=8), p) == start
+
+
+def test_suanli_stops_nothing_for_a_job_that_has_room_but_would_delay_a_reservation():
+    # "one" fits node 0 now but, held 24 h, would delay the gang reserved on all three nodes: it waits, and
+    # stopping "low" would give it nothing it lacks (this once made the cycle fail with an empty victims list)
+    snapshot = Snapshot(
+        (pool("p", nodes=3, free=[8, 0, 0]),),
+        (
+            running("low", "p", (1,), 8, ends_in=9 * HOUR, priority=10, preemptible=True),
+            running("steady", "p", (2,), 8, ends_in=HOUR, priority=50),
+        ),
+    )
+    gang = job("gang", per_node=8, nodes=3, priority=90, age=600)
+    one = job("one", per_node=8, priority=90, max_runtime=24 * HOUR)
+    result = decide(snapshot, [gang, one], "suanli", T0)
+    assert result.placements == () and result.preemptions == ()
+    assert "room is being made" not in result.notes["one"]
+
+
+def test_suanli_never_counts_the_same_free_room_for_two_jobs_it_preempts_for():
+    # node 0's four free cards and "v1" make the room of "whole"; "pair" cannot count on those free cards too
+    # (stopping "v2" for it would free half a node it could not use)
+    snapshot = Snapshot(
+        (pool("p", free=[4, 0]),),
+        (
+            running("v1", "p", (0,), 4, ends_in=9 * HOUR, priority=10, preemptible=True),
+            running("v2", "p", (1,), 4, ends_in=9 * HOUR, priority=10, preemptible=True),
+            running("steady", "p", (1,), 4, ends_in=9 * HOUR, priority=50),
+        ),
+    )
+    whole = job("whole", per_node=8, priority=90, age=60)
+    pair = job("pair", per_node=4, nodes=2, priority=90)
+    result = decide(snapshot, [whole, pair], "suanli", T0)
+    assert [(p.job_id, p.for_job) for p in result.preemptions] == [("v1", "whole")]
+    assert "room is being made" not in result.notes.get("pair", "")

@@ -24,8 +24,10 @@ max_runtime, it cannot delay a reservation.
 Preemption. A waiting job may stop preemptible jobs of strictly lower priority (or, for a tenant inside its
 quota, preemptible jobs of tenants borrowing beyond theirs, if the job keeps its tenant within the quota)
 when that alone makes room for it in one pool; whole gangs are stopped, the least work lost first and none
-the job does not need, and they are requeued. Equal priorities never preempt each other and a reclaim never
-leaves its tenant borrowing, so preemption cannot loop.
+the job does not need, and they are requeued. Jobs already being stopped (or cancelled) still hold their room
+for a few cycles: that room is counted on first, one waiting job each, and what one job is promised is not
+counted again for the next. Equal priorities never preempt each other and a reclaim never leaves its tenant
+borrowing, so preemption cannot loop.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import numpy as np
 
 from suanli.domain.money import format_price
 from suanli.scheduling import fit
+from suanli.scheduling.capacity import PoolFree
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.evaluate import Cycle, Shapes, by_shape
 from suanli.scheduling.order import lexorder
@@ -279,16 +282,21 @@ class Suanli:
         notes: dict[str, str],
         now: datetime,
     ) -> list[Preemption]:
+        # jobs asked to stop in an earlier cycle still hold their room for a few cycles: it is counted on first,
+        # by one waiting job each, so no more is stopped than the room needs
+        stopping = [r for r in snapshot.running if r.stopping]
         preemptible = [
             r
             for r in snapshot.running
-            if r.preemptible and (now - r.started_at).total_seconds() >= MIN_RUN_BEFORE_PREEMPT_S
+            if r.preemptible and not r.stopping and (now - r.started_at).total_seconds() >= MIN_RUN_BEFORE_PREEMPT_S
         ]
-        if not preemptible:
+        if not preemptible and not stopping:
             return []
+        movable = stopping + preemptible
         borrowing = _borrowing(snapshot)
         taken: set[str] = set()
         out: list[Preemption] = []
+        promised: list[tuple[PoolFree, list[RunningJob], tuple[int, ...], tuple[int, float, float]]] = []
         for job in waiting[:PREEMPT_SCAN]:  # waiting jobs, in rank order
             share = snapshot.tenants.get(job.tenant_id)
             room = None  # what the tenant may still reclaim: its quota less what it holds and was given this cycle
@@ -299,30 +307,44 @@ class Suanli:
             def victim(r: RunningJob, job: PendingJob = job, inside_quota: bool = inside_quota) -> bool:
                 if r.job_id in taken:
                     return False
-                return r.priority < job.priority or (
-                    inside_quota
-                    and r.tenant_id in borrowing
-                    and r.priority <= job.priority
-                    and r.tenant_id != job.tenant_id
+                return (
+                    r.stopping
+                    or r.priority < job.priority
+                    or (
+                        inside_quota
+                        and r.tenant_id in borrowing
+                        and r.priority <= job.priority
+                        and r.tenant_id != job.tenant_id
+                    )
                 )
 
-            plan = _plan(cycle, job, [r for r in preemptible if victim(r)], room if inside_quota else None)
+            plan = _plan(cycle, job, [r for r in movable if victim(r)], room if inside_quota else None)
             if plan is None:
                 continue
             pool, victims = plan
             taken.update(v.job_id for v in victims)
+            promised.append(_promise(cycle, job, pool, victims))
             cycle.count_compute(job, pool)  # the job will hold that room
-            reason = (
-                f"higher-priority job {job.job_id} needs the room"
-                if victims[0].priority < job.priority
-                else f"job {job.job_id}'s tenant reclaims its quota"
-            )
-            out += [Preemption(v.job_id, job.job_id, reason) for v in victims]
-            text = f"room is being made: {len(victims)} preemptible job(s) stopped for it"
+            stopped = [v for v in victims if not v.stopping]
+            if stopped:
+                reason = (
+                    f"higher-priority job {job.job_id} needs the room"
+                    if min(v.priority for v in stopped) < job.priority
+                    else f"job {job.job_id}'s tenant reclaims its quota"
+                )
+                out += [Preemption(v.job_id, job.job_id, reason) for v in stopped]
+            going = len(victims) - len(stopped)
+            made = [f"{len(stopped)} preemptible job(s) stopped for it"] if stopped else []
+            made += [f"{going} job(s) already stopping there"] if going else []
+            text = "room is being made: " + ", ".join(made)
             lead[job.job_id] = {
                 pool.pool_id: PoolReason(pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.RESERVED, text)
             }
             notes[job.job_id] = f"waiting: {pool.centre_name}/{pool.pool_name} {text}"
+        for free, victims, nodes, (accel, cpus, mem) in reversed(promised):  # free capacity as it is now, again
+            free.give(nodes, accel, cpus, mem)
+            for v in victims:
+                free.take(v.node_indices, v.per_node, v.cpus, v.memory_gib)
         return out
 
 
@@ -494,13 +516,13 @@ def _plan(
             continue  # never stop others' work for a job its tenant's budget cannot cover
         accel, cpus, _ = fit.demand_per_node(job, pool)
         if room is None or pool.compute(accel, cpus, job.request.nodes) > room + 1e-9:
-            candidates = [r for r in candidates if r.priority < job.priority]
+            candidates = [r for r in candidates if r.stopping or r.priority < job.priority]
             if not candidates:
                 continue
         chosen = _fewest_to_stop(cycle, job, pool, candidates)
         if chosen is None:
             continue
-        lost = sum(_lost(r, cycle.now) for r in chosen)
+        lost = sum(_lost(r, cycle.now) for r in chosen if not r.stopping)  # a stopping job's work is lost already
         if best is None or lost < best[0]:
             best = (lost, pool, chosen)
     return (best[1], best[2]) if best else None
@@ -510,15 +532,18 @@ def _fewest_to_stop(
     cycle: Cycle, job: PendingJob, pool: PoolState, candidates: list[RunningJob]
 ) -> list[RunningJob] | None:
     """The victims in `pool` to stop for the job (none that the fit does not need), or None if stopping all
-    of them would not make room. The pool's free capacity is left as it was found."""
+    of them would not make room, or if the job has room there without stopping any. The pool's free capacity is
+    left as it was found."""
     accel, cpus, mem = fit.demand_per_node(job, pool)
     free = cycle.free[pool.pool_id]
 
     def fits() -> bool:
         return free.fit(job.request.nodes, accel, cpus, mem) is not None
 
-    chosen: list[RunningJob] = []
-    for r in sorted(candidates, key=lambda r: (r.priority, _lost(r, cycle.now), r.job_id)):
+    if fits():
+        return None  # it has room here already and waits for another reason (it would delay a reservation)
+    chosen: list[RunningJob] = []  # jobs already stopping first: their room costs nothing more
+    for r in sorted(candidates, key=lambda r: (not r.stopping, r.priority, _lost(r, cycle.now), r.job_id)):
         chosen.append(r)
         free.give(r.node_indices, r.per_node, r.cpus, r.memory_gib)
         if fits():
@@ -527,7 +552,7 @@ def _fewest_to_stop(
         for r in chosen:
             free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
         return None
-    for r in sorted(chosen, key=lambda r: (-r.priority, -_lost(r, cycle.now), r.job_id)):
+    for r in sorted(chosen, key=lambda r: (r.stopping, -r.priority, -_lost(r, cycle.now), r.job_id)):
         free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
         if fits():
             chosen.remove(r)  # its room was not needed: it keeps running
@@ -536,6 +561,21 @@ def _fewest_to_stop(
     for r in chosen:
         free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
     return chosen
+
+
+def _promise(
+    cycle: Cycle, job: PendingJob, pool: PoolState, victims: list[RunningJob]
+) -> tuple[PoolFree, list[RunningJob], tuple[int, ...], tuple[int, float, float]]:
+    """Hand the job the room its victims make, for the rest of the preemption pass: later jobs may count on
+    what is left of it, not on the free room it shares (undo with what this returns)."""
+    free = cycle.free[pool.pool_id]
+    for v in victims:
+        free.give(v.node_indices, v.per_node, v.cpus, v.memory_gib)
+    demand = fit.demand_per_node(job, pool)
+    nodes = free.fit(job.request.nodes, *demand)
+    assert nodes is not None  # the plan found room with exactly these victims
+    free.take(nodes, *demand)
+    return free, victims, nodes, demand
 
 
 def _lost(r: RunningJob, now: datetime) -> float:
