@@ -84,6 +84,11 @@ def test_no_decision_ever_overcommits_a_pool_or_splits_a_gang(policy, pool_specs
         assert cpus <= by_id[pid].free[node].cpus
     placed = {p.job_id for p in result.placements}
     assert placed.isdisjoint(result.waiting) and placed.isdisjoint(result.rejected)
+    everywhere = sorted(by_id)
+    for job_id, reasons in (*result.waiting.items(), *result.rejected.items()):
+        assert sorted(r.pool_id for r in reasons) == everywhere, job_id  # one reason per pool, every pool
+        promised = [r.pool_id for r in reasons if r.code is ReasonCode.RESERVED]
+        assert promised == ([result.reserved[job_id]] if job_id in result.reserved else []), job_id
     assert placed | set(result.waiting) | set(result.rejected) == {j.job_id for j in jobs}
 
 
