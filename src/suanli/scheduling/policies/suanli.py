@@ -1,10 +1,11 @@
 """`suanli`: the platform's own policy. It weighs, for every job at once, fit, speed, price, predicted
 wait, fairness between tenants, priority and preemption, and backfills around reservations.
 
-Order. Jobs go by priority first. Within a priority, tenants inside their quota come first; then a score
-that rises with how long a job has waited relative to how long it will run (its response ratio, as in
-highest-response-ratio-next: short jobs go early, long ones cannot starve), times the tenant's fair-share
-standing (2^(1 - U/S): above 1 for tenants that have used less than their weight, below for more).
+Order. Jobs go by priority first. Within a priority, tenants inside their quota come first; then tenants take
+turns in proportion to their weights (fair queueing: a tenant's turn starts at what it holds now plus its
+decayed usage, over its weight, and grows by the size of each of its jobs ahead), so the tenant furthest below
+its share goes next. Within a tenant, the highest response ratio goes first ((waited + runtime) / runtime, as
+in highest-response-ratio-next: short jobs go early, long ones age to the front).
 
 Placement. For each job, every pool it fits is priced and timed: runtime on that pool's model (the
 estimate, from nameplate FP16 and the tenant's history), start (now, or predicted from what runs there), and
