@@ -314,3 +314,18 @@ def test_suanli_never_counts_the_same_free_room_for_two_jobs_it_preempts_for():
     result = decide(snapshot, [whole, pair], "suanli", T0)
     assert [(p.job_id, p.for_job) for p in result.preemptions] == [("v1", "whole")]
     assert "room is being made" not in result.notes.get("pair", "")
+
+
+def test_suanli_shows_both_promises_of_a_job_reserved_in_one_pool_and_given_room_in_another():
+    snapshot = Snapshot(
+        (pool("a", nodes=1, free=[0]), pool("b", nodes=1, free=[0], centre="c2")),
+        (
+            running("busy", "a", (0,), 8, ends_in=2 * HOUR),
+            running("low", "b", (0,), 8, ends_in=9 * HOUR, priority=10, preemptible=True),
+        ),
+    )
+    result = decide(snapshot, [job("urgent", per_node=8, priority=90)], "suanli", T0)
+    assert [p.job_id for p in result.preemptions] == ["low"] and result.reserved == {"urgent": "a"}
+    reasons = {r.pool_id: r for r in result.waiting["urgent"]}
+    assert reasons["a"].code is reasons["b"].code is ReasonCode.RESERVED
+    assert "expected to start in 2.0 h" in reasons["a"].message and "room is being made" in reasons["b"].message

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from suanli.scheduling import decide
 from suanli.scheduling.capacity import PoolFree
+from suanli.scheduling.decisions import ReasonCode
 from suanli.scheduling.fairness import TenantShare
 from suanli.scheduling.policies.suanli import MIN_RUN_BEFORE_PREEMPT_S
 from suanli.scheduling.snapshot import RunningJob, Snapshot
@@ -101,6 +102,11 @@ def test_preemption_stops_only_what_may_be_stopped_and_only_what_the_room_needs(
         if found:
             claims[job_id] = found.group(2)
     assert set(victims) <= set(claims)
+    everywhere = sorted(p.pool_id for p in snapshot.pools)
+    for job_id, reasons in result.waiting.items():
+        assert sorted(r.pool_id for r in reasons) == everywhere  # one reason per pool
+        promised = {r.pool_id for r in reasons if r.code is ReasonCode.RESERVED}
+        assert promised == {result.reserved.get(job_id), claims.get(job_id)} - {None}, job_id
     for job_id, stopped in victims.items():
         j = jobs_by_id[job_id]
         assert job_id in result.waiting

@@ -338,9 +338,10 @@ class Suanli:
             made = [f"{len(stopped)} preemptible job(s) stopped for it"] if stopped else []
             made += [f"{going} job(s) already stopping there"] if going else []
             text = "room is being made: " + ", ".join(made)
-            lead[job.job_id] = {
-                pool.pool_id: PoolReason(pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.RESERVED, text)
-            }
+            # beside any reservation it holds elsewhere (both promises stand until one of them starts it)
+            lead.setdefault(job.job_id, {})[pool.pool_id] = PoolReason(
+                pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.RESERVED, text
+            )
             notes[job.job_id] = f"waiting: {pool.centre_name}/{pool.pool_name} {text}"
         for free, victims, nodes, (accel, cpus, mem) in reversed(promised):  # free capacity as it is now, again
             free.give(nodes, accel, cpus, mem)
