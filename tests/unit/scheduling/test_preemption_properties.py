@@ -1,12 +1,15 @@
 """Properties of preemption, for any snapshot of preemptible, stopping and borrowed work: only jobs that may
 be stopped are, each for a job whose rank allows it, never one that the room does not need, and the room counted
-on never exceeds what the stopped (and already stopping) jobs and the free nodes hold."""
+on never exceeds what the stopped (and already stopping) jobs and the free nodes hold; and a job stopped for
+another never stops that one in turn in the next cycle (no preemption loop)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from suanli.scheduling import decide
@@ -14,7 +17,7 @@ from suanli.scheduling.capacity import PoolFree
 from suanli.scheduling.decisions import ReasonCode
 from suanli.scheduling.fairness import TenantShare
 from suanli.scheduling.policies.suanli import MIN_RUN_BEFORE_PREEMPT_S
-from suanli.scheduling.snapshot import RunningJob, Snapshot
+from suanli.scheduling.snapshot import NodeFree, RunningJob, Snapshot
 from tests.unit.scheduling.builders import T0, job, pool, running
 
 HOUR = 3600
@@ -23,7 +26,9 @@ NOTE = re.compile(r"waiting: (\d+)/(p\d+) room is being made")
 
 
 @st.composite
-def cities(draw: st.DrawFn) -> tuple[Snapshot, list]:
+def cities(
+    draw: st.DrawFn, preemptible_waiting: bool = False, priorities=(10, 50, 90), tenants=TENANTS
+) -> tuple[Snapshot, list]:
     pools, held = [], []
     for i in range(draw(st.integers(1, 3))):
         nodes = draw(st.integers(1, 3))
@@ -42,8 +47,8 @@ def cities(draw: st.DrawFn) -> tuple[Snapshot, list]:
                         (n,),
                         size,
                         ends_in=draw(st.integers(1, 12)) * HOUR,
-                        tenant=draw(st.sampled_from(TENANTS)),
-                        priority=draw(st.sampled_from([10, 50, 90])),
+                        tenant=draw(st.sampled_from(tenants)),
+                        priority=draw(st.sampled_from(priorities)),
                         preemptible=draw(st.booleans()),
                         started_ago=draw(st.sampled_from([60, 600, 3 * HOUR])),
                         stopping=draw(st.integers(0, 4)) == 0,
@@ -52,7 +57,7 @@ def cities(draw: st.DrawFn) -> tuple[Snapshot, list]:
             free.append(left)
         pools.append(pool(f"p{i}", "A100", nodes, 8, str(draw(st.integers(1, 30))), free=free, centre=str(i)))
     shares = {}
-    for t in TENANTS:
+    for t in tenants:
         held_compute = sum(r.per_node * len(r.node_indices) for r in held if r.tenant_id == t)
         shares[t] = TenantShare(t, held=float(held_compute), quota=float(draw(st.sampled_from([0, 4, 8, 16]))))
     waiting = [
@@ -60,10 +65,11 @@ def cities(draw: st.DrawFn) -> tuple[Snapshot, list]:
             f"j{i}",
             per_node=draw(st.sampled_from([1, 4, 8])),
             nodes=draw(st.integers(1, 2)),
-            priority=draw(st.sampled_from([10, 50, 90])),
-            tenant=draw(st.sampled_from(TENANTS)),
+            priority=draw(st.sampled_from(priorities)),
+            tenant=draw(st.sampled_from(tenants)),
             age=draw(st.integers(0, 2 * HOUR)),
             max_runtime=draw(st.sampled_from([HOUR, 12 * HOUR, 48 * HOUR])),
+            preemptible=preemptible_waiting and draw(st.booleans()),
         )
         for i in range(draw(st.integers(1, 8)))
     ]
@@ -139,3 +145,90 @@ def test_preemption_stops_only_what_may_be_stopped_and_only_what_the_room_needs(
             if p == pool_id
         )
         assert wanted <= room.total_free_accelerators
+
+
+def _next_cycle(snapshot: Snapshot, waiting: list, result, claims: dict[str, str]) -> tuple[Snapshot, list]:
+    """The city ten minutes on, with every stop done: the victims waiting again (same priority, tenant and size),
+    the jobs placed and those room was made for running where the room is (a claim that finds none waits on)."""
+    by_id = {j.job_id: j for j in waiting}
+    stopped = {p.job_id for p in result.preemptions}
+    later = timedelta(minutes=10)
+    run = [
+        replace(r, started_at=r.started_at - later)  # as seen from the next cycle
+        for r in snapshot.running
+        if r.job_id not in stopped and not r.stopping
+    ]
+
+    def started(job_id: str, pool_id: str, nodes: tuple[int, ...], per_node: int) -> RunningJob:
+        j = by_id[job_id]
+        return running(
+            job_id,
+            pool_id,
+            nodes,
+            per_node,
+            ends_in=6 * HOUR,
+            tenant=j.tenant_id,
+            priority=j.priority,
+            preemptible=j.preemptible,
+            started_ago=later.total_seconds(),
+        )
+
+    run += [started(p.job_id, p.pool_id, p.node_indices, p.per_node) for p in result.placements]
+    pools = {p.pool_id: p for p in snapshot.pools}
+
+    def free_of(pool_id: str) -> PoolFree:
+        free = PoolFree(replace(pools[pool_id], free=(NodeFree(8, 64, 512),) * pools[pool_id].node_count))
+        for r in run:
+            if r.pool_id == pool_id:
+                free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
+        return free
+
+    for job_id, pool_id in claims.items():
+        j = by_id[job_id]
+        nodes = free_of(pool_id).fit(j.request.nodes, *j.request.demand_on("A100"))
+        if nodes is not None:
+            run.append(started(job_id, pool_id, nodes, j.request.options[0].per_node))
+    started_ids = {r.job_id for r in run}
+    victims = {r.job_id: r for r in snapshot.running if r.job_id in stopped}
+    again = [j for j in waiting if j.job_id not in started_ids] + [
+        job(v.job_id, per_node=v.per_node, priority=v.priority, tenant=v.tenant_id, preemptible=True, age=60)
+        for v in victims.values()
+    ]
+    new_pools = tuple(
+        replace(p, free=tuple(NodeFree(a, 64, 512) for a in free_of(p.pool_id).accel)) for p in pools.values()
+    )
+    shares = {
+        t: replace(s, held=float(sum(r.per_node * len(r.node_indices) for r in run if r.tenant_id == t)))
+        for t, s in snapshot.tenants.items()
+    }
+    return Snapshot(new_pools, tuple(run), shares), again
+
+
+# two tenants guaranteed 4 cards each and one 8-card node: the case a reclaim past the quota once turned into a loop
+TAKE_IN_TURN = (
+    Snapshot(
+        (pool("p0", nodes=1, free=[0], centre="0"),),
+        (running("held", "p0", (0,), 8, ends_in=9 * HOUR, tenant="a", preemptible=True),),
+        {"a": TenantShare("a", held=8.0, quota=4.0), "b": TenantShare("b", held=0.0, quota=4.0)},
+    ),
+    [job("claim", per_node=8, tenant="b", preemptible=True)],
+)
+
+
+@settings(max_examples=500, deadline=None)
+@example(TAKE_IN_TURN)
+@given(
+    st.one_of(
+        cities(preemptible_waiting=True),
+        cities(preemptible_waiting=True, priorities=(50,), tenants=("a", "b")),  # where reclaims could loop
+    )
+)
+def test_a_job_stopped_for_another_never_stops_that_one_in_turn(city):
+    snapshot, waiting = city
+    first = decide(snapshot, waiting, "suanli", T0)
+    claims = {j: m.group(2) for j, note in first.notes.items() if (m := NOTE.match(note))}
+    stopped_for = {(p.job_id, p.for_job) for p in first.preemptions}
+    following, again = _next_cycle(snapshot, waiting, first, claims)
+    second = decide(following, again, "suanli", T0 + timedelta(minutes=10))
+    for p in second.preemptions:
+        assert (p.for_job, p.job_id) not in stopped_for, "a preemption loop"
