@@ -326,18 +326,8 @@ class Suanli:
             taken.update(v.job_id for v in victims)
             promised.append(_promise(cycle, job, pool, victims))
             cycle.count_compute(job, pool)  # the job will hold that room
-            stopped = [v for v in victims if not v.stopping]
-            if stopped:
-                reason = (
-                    f"higher-priority job {job.job_id} needs the room"
-                    if min(v.priority for v in stopped) < job.priority
-                    else f"job {job.job_id}'s tenant reclaims its quota"
-                )
-                out += [Preemption(v.job_id, job.job_id, reason) for v in stopped]
-            going = len(victims) - len(stopped)
-            made = [f"{len(stopped)} preemptible job(s) stopped for it"] if stopped else []
-            made += [f"{going} job(s) already stopping there"] if going else []
-            text = "room is being made: " + ", ".join(made)
+            stops, text = _stops(job, victims)
+            out += stops
             # beside any reservation it holds elsewhere (both promises stand until one of them starts it)
             lead.setdefault(job.job_id, {})[pool.pool_id] = PoolReason(
                 pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.RESERVED, text
@@ -563,6 +553,21 @@ def _fewest_to_stop(
     for r in chosen:
         free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
     return chosen
+
+
+def _stops(job: PendingJob, victims: list[RunningJob]) -> tuple[list[Preemption], str]:
+    """The preemptions that make the job's room (victims already stopping need none), and how the job's
+    reason says so."""
+    stopped = [v for v in victims if not v.stopping]
+    reason = (
+        f"higher-priority job {job.job_id} needs the room"
+        if stopped and min(v.priority for v in stopped) < job.priority
+        else f"job {job.job_id}'s tenant reclaims its quota"
+    )
+    going = len(victims) - len(stopped)
+    made = [f"{len(stopped)} preemptible job(s) stopped for it"] if stopped else []
+    made += [f"{going} job(s) already stopping there"] if going else []
+    return [Preemption(v.job_id, job.job_id, reason) for v in stopped], "room is being made: " + ", ".join(made)
 
 
 def _promise(
