@@ -17,7 +17,8 @@ from suanli.scheduling import decide
 from suanli.scheduling.fairness import TenantShare
 from suanli.scheduling.policies import policy_names
 from suanli.scheduling.snapshot import Snapshot
-from tests.unit.scheduling.builders import T0, job, pool, running
+from tests.unit.scheduling.builders import T0, job, pool
+from tests.unit.scheduling.strategies import running_job
 
 HOUR = 3600
 MODELS = ["A100", "H800", "Ascend910B"]
@@ -55,18 +56,7 @@ def cities(draw: st.DrawFn):
             used_a = draw(st.integers(0, per_node)) if per_node else 0
             used_c = draw(st.sampled_from([0.0, 1.5, cores / 2, cores])) if cpu else float(used_a)
             if used_a or used_c:
-                r = running(
-                    f"r{i}-{n}",
-                    f"p{i}",
-                    (n,),
-                    used_a,
-                    ends_in=draw(st.integers(1, 24)) * HOUR,
-                    tenant=draw(st.sampled_from(TENANTS)),
-                    priority=draw(st.sampled_from([10, 50, 90])),
-                    preemptible=draw(st.booleans()),
-                    stopping=draw(st.integers(0, 5)) == 0,
-                    started_ago=draw(st.sampled_from([60, 3 * HOUR])),
-                )
+                r = running_job(draw, f"r{i}-{n}", f"p{i}", n, used_a, tenants=TENANTS)
                 held.append(replace(r, cpus=used_c))
             free.append((per_node - used_a, cores - used_c))
         pools.append(

@@ -19,6 +19,7 @@ from suanli.scheduling.fairness import TenantShare
 from suanli.scheduling.policies.suanli import MIN_RUN_BEFORE_PREEMPT_S
 from suanli.scheduling.snapshot import NodeFree, RunningJob, Snapshot
 from tests.unit.scheduling.builders import T0, job, pool, running
+from tests.unit.scheduling.strategies import running_job
 
 HOUR = 3600
 TENANTS = ("a", "b", "c")
@@ -41,17 +42,8 @@ def cities(
                     break
                 left -= size
                 held.append(
-                    running(
-                        f"r{i}-{n}-{k}",
-                        f"p{i}",
-                        (n,),
-                        size,
-                        ends_in=draw(st.integers(1, 12)) * HOUR,
-                        tenant=draw(st.sampled_from(tenants)),
-                        priority=draw(st.sampled_from(priorities)),
-                        preemptible=draw(st.booleans()),
-                        started_ago=draw(st.sampled_from([60, 600, 3 * HOUR])),
-                        stopping=draw(st.integers(0, 4)) == 0,
+                    running_job(
+                        draw, f"r{i}-{n}-{k}", f"p{i}", n, size, tenants=tenants, priorities=priorities, hours=12
                     )
                 )
             free.append(left)
