@@ -34,6 +34,11 @@ class ServerSettings(BaseModel):
 class SchedulerSettings(BaseModel):
     enabled: bool = Field(True, description="run the scheduler loop in this server")
     policy: str = Field("suanli", description="scheduling policy by name (see docs/scheduling.md)")
+    fallback_policy: str = Field(
+        "fifo",
+        description="the live loop places with this policy in a cycle where `policy` fails (logged and counted "
+        "in /readyz), so one bad decision does not stop the city; empty: none",
+    )
     interval_s: float = Field(1.0, gt=0, description="seconds between scheduling cycles")
     heartbeat_timeout_s: float = Field(
         30.0, gt=0, description="a centre is offline after this long without a heartbeat"

@@ -26,6 +26,8 @@ class SchedulerLoop:
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
         self.cycles = 0
+        self.failed = 0  # cycles in which the configured policy (or anything else) failed
+        self.fell_back = 0  # ... of which the fallback policy placed instead
         self.last_report: CycleReport | None = None
         self._metered_at: float | None = None
 
@@ -47,7 +49,7 @@ class SchedulerLoop:
         while not self._stop.is_set():
             try:
                 if lock.acquire():
-                    report = self.scheduler.cycle()
+                    report = self._cycle()
                     self.cycles += 1
                     self._meter()
                     self.last_report = report
@@ -64,6 +66,35 @@ class SchedulerLoop:
                 log.exception("scheduling cycle failed; retrying in %.1fs", interval)
             self._wake.wait(interval)
             self._wake.clear()
+
+    def _cycle(self) -> CycleReport:
+        """One cycle; if it fails, the same cycle again with the fallback policy (a policy bug must not stop
+        every placement in the city), and if that fails too, the error goes to the loop."""
+        settings = self.ctx.settings.scheduler
+        try:
+            return self.scheduler.cycle()
+        except Exception:
+            self.failed += 1
+            fallback = settings.fallback_policy
+            if not fallback or fallback == settings.policy:
+                raise
+            log.exception(
+                "scheduling cycle failed under policy %r; placing with %r this cycle", settings.policy, fallback
+            )
+        report = self.scheduler.cycle(fallback)
+        self.fell_back += 1
+        return report
+
+    def status(self) -> dict[str, object]:
+        """What /readyz says of this server's scheduler loop."""
+        settings = self.ctx.settings.scheduler
+        return {
+            "policy": settings.policy,
+            "cycles": self.cycles,
+            "failed_cycles": self.failed,
+            "fallback_cycles": self.fell_back,
+            "fallback_policy": settings.fallback_policy or None,
+        }
 
     def _meter(self) -> None:
         now = time.monotonic()
