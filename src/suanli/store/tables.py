@@ -158,12 +158,17 @@ class PriceCardRow(Base):
     created_at: Mapped[datetime]
 
 
+FLAGGED = "cancel_requested_at IS NOT NULL OR preempt_requested_at IS NOT NULL"
+
+
 class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
         Index("ix_jobs_tenant_id_id", "tenant_id", "id"),
         Index("ix_jobs_tenant_id_project", "tenant_id", "project"),
+        # the few jobs with a stop asked for (read by every heartbeat and every scheduling cycle)
+        Index("ix_jobs_flagged", "id", sqlite_where=text(FLAGGED), postgresql_where=text(FLAGGED)),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
