@@ -208,6 +208,7 @@ class SimJob:
             "envs": {"TRACE_JOB": t.key},
             "max_runtime": self.walltime,
             "preemptible": t.preemptible,
+            "priority": t.priority,
         }
 
 

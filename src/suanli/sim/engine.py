@@ -170,9 +170,13 @@ class Simulation:
             if cycle_due is not None and now >= cycle_due:
                 report = self.scheduler.cycle()
                 result.cycles += 1
-                for centre_id in dict.fromkeys(p.centre_id for p in report.placements):  # in order, not by hash
+                told = dict.fromkeys(p.centre_id for p in report.placements)  # in order, not by hash
+                if report.preempted:  # live agents hear of stops at their next heartbeat, within seconds
+                    told = dict.fromkeys([*told, *self.agents])
+                for centre_id in told:
                     self.agents[centre_id].tick()
-                cycle_due = None
+                # the stopped jobs are back in the queue and their room is free: the next cycle places them
+                cycle_due = now + self.interval if report.preempted else None
                 elapsed = (now - SIM_START).total_seconds()
                 if elapsed >= next_sample:
                     result.samples.append(self._sample(elapsed))

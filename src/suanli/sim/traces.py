@@ -31,6 +31,7 @@ class TraceJob:
     memory_gib: float = 2.0  # per node
     gpu_types: tuple[str, ...] = ()  # trace GPU types the job accepts (empty: any)
     preemptible: bool = False
+    priority: int = 50  # the shared traces carry none: every job the default
     family: str = ""  # workload name (e.g. Gavel's job type); repeated names let estimates learn
     work: float | None = None  # Gavel: steps to run
     rates: dict[str, float] = field(default_factory=dict)  # Gavel: steps/s per trace GPU type for this job
