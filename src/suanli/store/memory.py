@@ -351,7 +351,7 @@ class MemJobRepo(_Repo):
         return len(self.d.feed)
 
     def flagged(self, states: Sequence[JobState]) -> list[Job]:
-        wanted = set(states)  # the flagged are few: no pass over every job in those states
+        wanted = set(states)  # a pass over the jobs ever asked to stop, not over every job in those states
         return [job for i in sorted(self.d.flagged) if (job := self.d.jobs[i]).state in wanted]
 
     def events(self, job_id: str) -> list[JobEvent]:
