@@ -128,6 +128,24 @@ def test_suanli_reclaims_quota_from_borrowing_tenants():
     assert "reclaims its quota" in result.preemptions[0].reason
 
 
+def test_suanli_reclaims_quota_from_preemptible_work_of_tenants_without_one():
+    # a tenant without a quota holds only borrowed capacity: a contracted tenant inside its quota takes it back
+    snapshot = Snapshot(
+        (pool("p", nodes=1, free=[0]),),
+        (running("cheap", "p", (0,), 8, ends_in=9 * HOUR, tenant="walk-in", preemptible=True),),
+        {"walk-in": TenantShare("walk-in", held=8.0), "owner": TenantShare("owner", held=0.0, quota=8.0)},
+    )
+    result = decide(snapshot, [job("mine", per_node=8, tenant="owner")], "suanli", T0)
+    assert [(p.job_id, p.for_job) for p in result.preemptions] == [("cheap", "mine")]
+    # a tenant without a quota has nothing to reclaim: the walk-in's equal-priority job stops nothing
+    reverse = Snapshot(
+        (pool("p", nodes=1, free=[0]),),
+        (running("held", "p", (0,), 8, ends_in=9 * HOUR, tenant="owner", preemptible=True),),
+        {"walk-in": TenantShare("walk-in", held=0.0), "owner": TenantShare("owner", held=8.0, quota=8.0)},
+    )
+    assert decide(reverse, [job("theirs", per_node=8, tenant="walk-in")], "suanli", T0).preemptions == ()
+
+
 def test_suanli_explains_reservations_with_the_expected_start():
     snapshot = Snapshot(
         (pool("p", nodes=1, free=[0]),), (running("r", "p", (0,), 8, ends_in=2 * HOUR, deadline_in=8 * HOUR),)

@@ -23,7 +23,8 @@ nodes already drained for it are not given up for a small gain). Any later job s
 max_runtime, it cannot delay a reservation.
 
 Preemption. A waiting job may stop preemptible jobs of strictly lower priority (or, for a tenant inside its
-quota, preemptible jobs of tenants borrowing beyond theirs, if the job keeps its tenant within the quota)
+quota, preemptible jobs of tenants borrowing beyond theirs, a tenant without a quota borrowing all it holds,
+if the job keeps its tenant within the quota)
 when that alone makes room for it in one pool; whole gangs are stopped, the least work lost first and none
 the job does not need, and they are requeued. Jobs already being stopped (or cancelled) still hold their room
 for a few cycles: that room is counted on first, one waiting job each, and what one job is promised is not
@@ -423,7 +424,9 @@ def _quickest_on(job: PendingJob, usable: frozenset[str]) -> float:
 
 
 def _borrowing(snapshot: Snapshot) -> set[str]:
-    return {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held > s.quota}
+    """Tenants holding more than they are guaranteed: a tenant without a quota borrows all it holds."""
+    shares = snapshot.tenants
+    return {r.tenant_id for r in snapshot.running if (s := shares.get(r.tenant_id)) is None or s.held > s.quota}
 
 
 def _unit_hours(units: float, runtime: float) -> Decimal:
