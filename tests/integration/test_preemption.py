@@ -99,3 +99,29 @@ def test_a_stop_that_takes_several_cycles_stops_nothing_more_for_the_same_job(ci
     scheduler.cycle()
     assert jobs.get_job(city.ctx, city.principal("globex-dev"), urgent).job.state is JobState.PLACED
     assert jobs.get_job(city.ctx, city.principal("acme-dev"), half).job.state is JobState.RUNNING
+
+
+def _run(city: City, clock, scheduler: Scheduler) -> None:
+    heartbeat_all(city)
+    scheduler.cycle()
+    leases = agents.lease(city.ctx, city.agent("gpu"), 10)
+    started = [agents.StateReport(a.attempt_id, "running", clock.now()) for a in leases]
+    agents.report(city.ctx, city.agent("gpu"), started)
+
+
+def test_a_job_whose_requeues_are_spent_is_never_stopped_for_other_work(city: City, clock):
+    # stopping "spent" would lose the least work, but its retry policy allows no requeue: a stop would fail it
+    scheduler = Scheduler(city.ctx, "suanli")
+    body = {"run": "x", "priority": 10, "preemptible": True, "resources": {"accelerators": "A100:8"}}
+    spare = jobs.submit_job(city.ctx, city.principal("acme-dev"), {**body, "name": "spare"})[0].id
+    _run(city, clock, scheduler)
+    clock.advance(1200)
+    spent = {**body, "name": "spent", "retry": {"max_requeues": 0}}
+    spent_id = jobs.submit_job(city.ctx, city.principal("acme-dev"), spent)[0].id
+    _run(city, clock, scheduler)
+    clock.advance(600)
+    heartbeat_all(city)
+    _submit(city, "globex-dev", "urgent", "A100:8", 90)
+    assert scheduler.cycle().preempted == 1
+    assert jobs.get_job(city.ctx, city.principal("acme-dev"), spare).job.preempt_requested_at is not None
+    assert jobs.get_job(city.ctx, city.principal("acme-dev"), spent_id).job.preempt_requested_at is None

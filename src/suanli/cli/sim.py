@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from suanli.domain.errors import InvalidInput
 from suanli.scheduling.policies import policy_names
 from suanli.sim.city import load_city
 from suanli.sim.engine import Simulation
@@ -30,18 +31,23 @@ def run_policies(
     interval: float,
     out: Path | None,
     console: Console,
+    scenario: str | None = None,
 ) -> list[Metrics]:
-    """Replay one trace under each policy; print a table; write the report if `out` is given."""
+    """Replay one trace under each policy (with the city's named `scenario` laid over it, if given); print a
+    table; write the report if `out` is given."""
     root = traces_root(traces)
     trace = load_trace(trace_name, root, limit=limit)
     model = load_city(city)
+    laid = model.scenario(scenario)
     results, runs = [], []
     for policy in policies:
         console.print(f"[dim]simulating {trace_name} ({len(trace.jobs)} jobs) under {policy}...[/]")
-        run = Simulation(trace, model, policy, seed=seed, interval_s=interval).run()
+        run = Simulation(trace, model, policy, seed=seed, interval_s=interval, scenario=laid).run()
         runs.append(run)
         results.append(measure(run))
     console.print(summary_table(results))
+    if laid is not None:
+        console.print(scenario_table(results))
     if out is not None:
         files = write(results, runs, out)
         console.print(f"report: {files[0]}  ({len(files)} files in {out})")
@@ -81,6 +87,40 @@ def summary_table(results: list[Metrics]) -> Table:
     return table
 
 
+def scenario_table(results: list[Metrics]) -> Table:
+    """What a scenario's contracts cost (stops, work lost) and bought (the contracted tenants' wait)."""
+    first = results[0]
+    table = Table(
+        title=f"{first.trace}, scenario {first.scenario}: {first.contracts} contracted tenant(s); hours",
+        header_style="bold",
+        show_edge=False,
+    )
+    for column in (
+        "policy",
+        "preemptions",
+        "lost card-h",
+        "contracted mean wait",
+        "contracted p95 wait",
+        "others mean wait",
+        "others p95 wait",
+        "quota shortfall",
+    ):
+        table.add_column(column, justify="right" if column != "policy" else "left")
+    for m in results:
+        shortfall = m.quota_shortfall
+        table.add_row(
+            m.policy,
+            str(m.preemptions),
+            f"{m.lost_hours:,.1f}",
+            f"{m.contract_wait.mean / 3600:.2f}",
+            f"{m.contract_wait.p95 / 3600:.2f}",
+            f"{m.other_wait.mean / 3600:.2f}",
+            f"{m.other_wait.p95 / 3600:.2f}",
+            "-" if shortfall != shortfall else f"{shortfall:.0%}",
+        )
+    return table
+
+
 def register(app: typer.Typer, console: Console) -> None:
     @app.command()
     def sim(
@@ -93,6 +133,9 @@ def register(app: typer.Typer, console: Console) -> None:
         traces: Annotated[Path | None, typer.Option(help="the shared traces folder")] = None,
         interval: Annotated[float, typer.Option(help="seconds between scheduling cycles")] = 60.0,
         out: Annotated[Path | None, typer.Option(help="write report.md, metrics.json and plots here")] = None,
+        scenario: Annotated[
+            str | None, typer.Option(help="lay a scenario of the city model over the trace (e.g. contracts)")
+        ] = None,
     ) -> None:
         """Replay a public trace through the platform on a virtual clock and compare policies."""
         chosen = (
@@ -103,6 +146,28 @@ def register(app: typer.Typer, console: Console) -> None:
         unknown = [p for p in chosen if p not in policy_names()]
         if unknown:
             raise typer.BadParameter(f"unknown policy {unknown[0]!r}; policies: {', '.join(policy_names())}")
+        _check_scenario(city, scenario)
         run_policies(
-            trace, chosen, limit=limit, seed=seed, city=city, traces=traces, interval=interval, out=out, console=console
+            trace,
+            chosen,
+            limit=limit,
+            seed=seed,
+            city=city,
+            traces=traces,
+            interval=interval,
+            out=out,
+            console=console,
+            scenario=scenario,
         )
+
+
+def _check_scenario(city: Path, scenario: str | None) -> None:
+    """Refuse a city file with a bad scenario, or a scenario it does not name, before anything runs."""
+    try:
+        model = load_city(city)
+    except InvalidInput as exc:
+        raise typer.BadParameter(f"{exc.errors[0].field}: {exc.errors[0].message}", param_hint="--city") from exc
+    try:
+        model.scenario(scenario)
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.errors[0].message, param_hint="--scenario") from exc

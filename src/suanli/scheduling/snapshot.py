@@ -90,6 +90,8 @@ class RunningJob:
     model: str = ""
     attempt_id: str = ""
     stopping: bool = False  # a stop (preemption or cancellation) was asked for: its room is coming free
+    requeues: int = 0  # times the job was already requeued (after preemption or loss)
+    requeues_left: int = 10  # requeues its retry policy still allows: at 0, a stop would fail the job
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,6 +228,8 @@ class SchedulerCache:
             deadline=deadline,
             model=attempt.model,
             attempt_id=attempt.id,
+            requeues=job.requeues,
+            requeues_left=max(0, job.spec.retry.max_requeues - job.requeues),
         )
 
     def _rate(self, r: RunningJob) -> float:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,11 @@ import yaml
 
 from suanli.domain.accelerators import Catalogue, Stack
 from suanli.domain.centres import EngineKind
+from suanli.domain.errors import FieldError, InvalidInput
 from suanli.domain.tenants import Principal, Role, TenantKind
 from suanli.service import centres, tenants
 from suanli.service.context import Context
+from suanli.sim.scenarios import Scenario, city_compute, parse
 from suanli.sim.traces import Trace, TraceJob
 
 HUMAN_WALLTIMES = [
@@ -78,6 +80,7 @@ class CityModel:
     name: str
     centres: tuple[CentreSpec, ...]
     traces: dict[str, TraceFit]
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
 
     def scaled(self, scale: float) -> tuple[CentreSpec, ...]:
         return tuple(
@@ -105,6 +108,15 @@ class CityModel:
     def fit(self, trace: str) -> TraceFit:
         return self.traces.get(trace, TraceFit())
 
+    def scenario(self, name: str | None) -> Scenario | None:
+        """The named scenario (None: the trace as it is); an unknown name is refused with the ones there are."""
+        if name is None:
+            return None
+        if name not in self.scenarios:
+            known = ", ".join(sorted(self.scenarios)) or "none"
+            raise InvalidInput([FieldError("scenario", f"no scenario {name!r} in city {self.name} (it has: {known})")])
+        return self.scenarios[name]
+
 
 def load_city(path: Path) -> CityModel:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -130,7 +142,7 @@ def load_city(path: Path) -> CityModel:
             portability={k: float(v) for k, v in (raw.get("portability") or {}).items()},
             walltime=tuple(raw.get("walltime", (1.3, 4.0))),  # type: ignore[arg-type]
         )
-    return CityModel(data["name"], centres_, fits)
+    return CityModel(data["name"], centres_, fits, parse(data.get("scenarios")))
 
 
 def seed_city(ctx: Context, admin: Principal, centres_: tuple[CentreSpec, ...]) -> None:
@@ -192,6 +204,7 @@ class SimJob:
     models: tuple[str, ...]  # acceptable models, fastest-first by the catalogue's nameplate
     runtime: dict[str, float]  # true seconds on each acceptable model (services: lifetime, or inf)
     walltime: int  # the max_runtime its tenant asks for
+    preemptible: bool = False  # submitted preemptible: the trace says so, or the scenario drew it
 
     def body(self) -> dict[str, Any]:
         """The job spec the tenant submits."""
@@ -207,7 +220,7 @@ class SimJob:
             "run": "replayed from a trace",
             "envs": {"TRACE_JOB": t.key},
             "max_runtime": self.walltime,
-            "preemptible": t.preemptible,
+            "preemptible": self.preemptible,
             "priority": t.priority,
         }
 
@@ -227,17 +240,42 @@ class Workload:
     """Turns a trace's jobs into jobs for this city, deterministically for a seed."""
 
     def __init__(
-        self, trace: Trace, fit: TraceFit, catalogue: Catalogue, city: tuple[CentreSpec, ...], seed: int = 0
+        self,
+        trace: Trace,
+        fit: TraceFit,
+        catalogue: Catalogue,
+        city: tuple[CentreSpec, ...],
+        seed: int = 0,
+        scenario: Scenario | None = None,
     ) -> None:
         self.trace = trace
         self.fit = fit
         self.catalogue = catalogue
         self.seed = seed
+        self.scenario = scenario
         self.city_models = sorted(
             {p.model for c in city for p in c.pools if not (m := catalogue.get(p.model)) or not m.is_cpu},
             key=lambda m: -catalogue.get(m).fp16_tflops,
         )  # type: ignore[union-attr]
         self.jobs = {j.key: self._fit(j) for j in trace.jobs}
+        self.contracts: dict[str, float] = {}  # trace tenant -> quota (A100-equivalents)
+        if scenario is not None:
+            pools = [(p.model, p.nodes, p.accelerators_per_node) for c in city for p in c.pools]
+            self.contracts = scenario.contracts(self.demand(), city_compute(pools, catalogue))
+            for key, job in self.jobs.items():
+                if not job.preemptible and job.trace.tenant not in self.contracts:
+                    if scenario.submits_preemptible(seed, key):
+                        self.jobs[key] = replace(job, preemptible=True)
+
+    def demand(self) -> dict[str, float]:
+        """Trace tenant -> card-hours its batch jobs ask for (on their fastest acceptable model; cores / 32 for
+        CPU jobs)."""
+        out: dict[str, float] = {}
+        for job in self.jobs.values():
+            finite = [r for r in job.runtime.values() if math.isfinite(r)]
+            cards = job.per_node * job.nodes or math.ceil(job.trace.cpus / 32)
+            out[job.trace.tenant] = out.get(job.trace.tenant, 0.0) + cards * min(finite, default=0.0) / 3600
+        return out
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
@@ -263,7 +301,7 @@ class Workload:
             )
         runtime = {m: self._runtime(job, m) for m in models} if models else {"CPU-X86": self._runtime(job, None)}
         slowest = max(runtime.values())
-        return SimJob(job, nodes, per_node, models, runtime, self._walltime(job, slowest))
+        return SimJob(job, nodes, per_node, models, runtime, self._walltime(job, slowest), job.preemptible)
 
     def _admits(self, job: TraceJob, model: str) -> bool:
         if self.fit.types and job.gpu_types:

@@ -20,7 +20,7 @@ from suanli.domain.accelerators import builtin_catalogue
 from suanli.domain.errors import InvalidInput
 from suanli.domain.tenants import Principal
 from suanli.ports import AttemptSpec
-from suanli.service import jobs
+from suanli.service import jobs, tenants
 from suanli.service.auth import authenticate
 from suanli.service.context import Context
 from suanli.service.scheduler import Scheduler
@@ -28,6 +28,7 @@ from suanli.service.tenants import bootstrap
 from suanli.sim.agents import InProcessAgentClient
 from suanli.sim.backend import SimBackend, SimPool
 from suanli.sim.city import CityModel, Workload, seed_city, seed_tenants
+from suanli.sim.scenarios import Scenario
 from suanli.sim.traces import Trace
 from suanli.store.memory import MemoryStore
 
@@ -68,6 +69,8 @@ class SimRun:
     cycles: int = 0
     wall_seconds: float = 0.0
     end: datetime = SIM_START
+    scenario: str | None = None
+    contracts: dict[str, float] = field(default_factory=dict)  # tenant id -> quota (A100-equivalents)
 
 
 class Simulation:
@@ -80,12 +83,14 @@ class Simulation:
         seed: int = 0,
         interval_s: float = 60.0,
         sample_every_s: float = 600.0,
+        scenario: Scenario | None = None,
     ) -> None:
         fit = city.fit(trace.name)
         self.centres = city.scaled(fit.scale)
         self.trace = trace
         self.policy = policy
         self.seed = seed
+        self.scenario = scenario
         self.interval = timedelta(seconds=interval_s)
         self.sample_every = sample_every_s
         self.clock = VirtualClock()
@@ -96,7 +101,12 @@ class Simulation:
         admin = authenticate(self.ctx, bootstrap(self.ctx).secret)
         seed_city(self.ctx, admin, self.centres)
         self.principals = seed_tenants(self.ctx, admin, sorted({j.tenant for j in trace.jobs}))
-        self.workload = Workload(trace, fit, builtin_catalogue(), self.centres, seed)
+        self.workload = Workload(trace, fit, builtin_catalogue(), self.centres, seed, scenario)
+        self.contracts: dict[str, float] = {}  # tenant id -> quota
+        for name, quota in self.workload.contracts.items():
+            tenant_id = self.principals[name].tenant_id or ""
+            tenants.update_tenant(self.ctx, admin, tenant_id, {"quota": quota})
+            self.contracts[tenant_id] = quota
         self.scheduler = Scheduler(self.ctx, policy)
         self._wakes: list[datetime] = []
         self.backends: dict[str, SimBackend] = {}
@@ -131,6 +141,8 @@ class Simulation:
             self.ctx,
             self.workload,
             {name: p.tenant_id or "" for name, p in self.principals.items()},
+            scenario=self.scenario.name if self.scenario is not None else None,
+            contracts=dict(self.contracts),
         )
         arrivals = sorted(self.trace.jobs, key=lambda j: (j.arrival, j.key))
         next_arrival = 0

@@ -34,6 +34,8 @@ class JobOutcome:
     accelerators: int
     attempts: int
     cost: Decimal
+    preempted: int = 0  # attempts stopped by preemption (each requeued)
+    lost_hours: float = 0.0  # accelerator- (core-) hours those attempts ran, lost as the trace has no checkpoints
 
     @property
     def jct(self) -> float | None:
@@ -114,6 +116,13 @@ class Metrics:
     wall_seconds: float = 0.0
     jain_compute: float = 1.0  # Jain's index with what is held counted in standard compute (A100-equivalents)
     sim_hours: float = 0.0
+    scenario: str | None = None
+    preemptions: int = 0  # attempts stopped for other work
+    lost_hours: float = 0.0  # accelerator-hours (core-hours for CPU jobs) those attempts had run
+    contracts: int = 0  # tenants with a quota
+    contract_wait: Stats = field(default_factory=lambda: Stats.of([]))  # queueing delay of contracted tenants' jobs
+    other_wait: Stats = field(default_factory=lambda: Stats.of([]))  # and of everyone else's
+    quota_shortfall: float = math.nan  # share of contracted compute not held while its tenant had work waiting
 
     def to_json(self) -> dict[str, object]:
         """The metrics as plain JSON values: a figure with nothing to measure (NaN) is null, as JSON has no NaN."""
@@ -138,6 +147,7 @@ def outcomes(run: SimRun) -> list[JobOutcome]:
         for job in uow.jobs.in_states(list(JobState)):
             attempts = uow.attempts.for_job(job.id)
             run_seconds, cost, accelerators, first = 0.0, Decimal(0), 0, None
+            preempted, lost = 0, 0.0
             for a in attempts:
                 if a.started_at is None:
                     continue
@@ -149,6 +159,9 @@ def outcomes(run: SimRun) -> list[JobOutcome]:
                 units = a.per_node * len(a.node_indices) or a.cpus_per_node * len(a.node_indices)
                 accelerators = max(accelerators, a.per_node * len(a.node_indices))
                 cost += a.price * Decimal(str(round(units * seconds / _HOUR, 6)))
+                if a.state is JobState.PREEMPTED:
+                    preempted += 1
+                    lost += units * seconds / _HOUR
             out.append(
                 JobOutcome(
                     key=job.spec.envs.get("TRACE_JOB", job.id),
@@ -164,6 +177,8 @@ def outcomes(run: SimRun) -> list[JobOutcome]:
                     accelerators=accelerators,
                     attempts=job.attempts,
                     cost=cost.quantize(Decimal("0.01")),
+                    preempted=preempted,
+                    lost_hours=lost,
                 )
             )
     return out
@@ -184,6 +199,8 @@ def measure(run: SimRun) -> Metrics:
     first = min((j.submitted for j in batch), default=0.0)
     last = max((j.end for j in done if j.end is not None), default=first)
     placed = [j.first_start - j.submitted for j in services if j.first_start is not None]
+    contracted = [j.wait for j in done if j.wait is not None and j.tenant_id in run.contracts]
+    others = [j.wait for j in done if j.wait is not None and j.tenant_id not in run.contracts]
     return Metrics(
         trace=run.trace.name,
         policy=run.policy,
@@ -208,7 +225,26 @@ def measure(run: SimRun) -> Metrics:
         cycles=run.cycles,
         wall_seconds=run.wall_seconds,
         sim_hours=_secs(run.end) / _HOUR,
+        scenario=run.scenario,
+        preemptions=sum(j.preempted for j in jobs),
+        lost_hours=round(sum(j.lost_hours for j in jobs), 1),
+        contracts=len(run.contracts),
+        contract_wait=Stats.of(contracted),
+        other_wait=Stats.of(others),
+        quota_shortfall=quota_shortfall(run.samples, run.contracts),
     )
+
+
+def quota_shortfall(samples: Sequence[Sample], contracts: dict[str, float]) -> float:
+    """The share of contracted compute its tenants did not hold while they had work waiting, over the samples
+    (NaN when no contracted tenant ever waited): 0 means every guarantee was delivered whenever it was wanted."""
+    short = wanted = 0.0
+    for sample in samples:
+        for tenant, quota in contracts.items():
+            if sample.waiting.get(tenant, 0) > 0:
+                wanted += quota
+                short += max(0.0, quota - sample.held_compute.get(tenant, 0.0))
+    return short / wanted if wanted > 0 else math.nan
 
 
 def max_min_fair(capacity: float, demands: dict[str, float]) -> dict[str, float]:

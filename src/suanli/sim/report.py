@@ -27,6 +27,10 @@ def _num(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2f}"
 
 
+def _pct(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0%}"
+
+
 def _ratio(value: float, base: float) -> str:
     if math.isnan(value) or math.isnan(base) or base == 0:
         return "-"
@@ -37,7 +41,8 @@ def markdown(results: Sequence[Metrics], reference: str = "suanli", title: str =
     """Tables comparing policies on one trace; ratios are each policy's value over the reference's."""
     ref = next((m for m in results if m.policy == reference), results[0])
     trace = results[0].trace
-    lines = [f"# {title or f'Simulation: {trace}'}", ""]
+    scenario = f" ({ref.scenario})" if ref.scenario else ""
+    lines = [f"# {title or f'Simulation: {trace}{scenario}'}", ""]
     lines += [
         f"Trace `{trace}`; seed {results[0].seed}; {ref.batch_jobs} batch jobs, {ref.services} services. "
         f"Times in hours; ratios are over `{ref.policy}` (below 1.00x: better than `{ref.policy}`).",
@@ -67,6 +72,22 @@ def markdown(results: Sequence[Metrics], reference: str = "suanli", title: str =
             lines.append(
                 f"| `{m.policy}` | {m.services} | {_h(d.mean)} | {_h(d.p95)} | {_h(d.p99)} | "
                 f"{m.services_never_placed} |"
+            )
+    if any(m.scenario for m in results):
+        lines += [
+            "",
+            f"Scenario `{ref.scenario}`: {ref.contracts} tenant(s) with a contracted quota; waits in hours; quota "
+            "shortfall: the share of contracted compute not held while its tenant had work waiting.",
+            "",
+            "| policy | preemptions | lost card-hours | contracted: mean wait | p95 wait | others: mean wait | "
+            "p95 wait | quota shortfall |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for m in results:
+            lines.append(
+                f"| `{m.policy}` | {m.preemptions} | {m.lost_hours:,.1f} | {_h(m.contract_wait.mean)} | "
+                f"{_h(m.contract_wait.p95)} | {_h(m.other_wait.mean)} | {_h(m.other_wait.p95)} | "
+                f"{_pct(m.quota_shortfall)} |"
             )
     pools = sorted({p for m in results for p in m.utilisation})
     lines += [

@@ -96,6 +96,8 @@ def running(
     preemptible: bool = False,
     started_ago: float = 600,
     stopping: bool = False,
+    requeues: int = 0,
+    requeues_left: int = 10,
 ) -> RunningJob:
     return RunningJob(
         job_id,
@@ -111,4 +113,6 @@ def running(
         T0 + timedelta(seconds=ends_in),
         T0 + timedelta(seconds=deadline_in if deadline_in is not None else ends_in),
         stopping=stopping,
+        requeues=requeues,
+        requeues_left=requeues_left,
     )

@@ -24,7 +24,7 @@ def running_job(
     hours: int = 24,
 ) -> RunningJob:
     """A job holding `size` accelerators on one node: any tenant and priority, maybe preemptible, maybe being
-    stopped, some too recently started to preempt."""
+    stopped, some too recently started to preempt (or requeued before, or with no requeue left)."""
     return running(
         job_id,
         pool_id,
@@ -36,4 +36,6 @@ def running_job(
         preemptible=draw(st.booleans()),
         started_ago=draw(st.sampled_from([60, 600, 3 * HOUR])),
         stopping=draw(st.integers(0, 4)) == 0,
+        requeues=draw(st.sampled_from([0, 0, 1, 3])),
+        requeues_left=draw(st.sampled_from([10, 10, 1, 0])),
     )

@@ -146,6 +146,20 @@ def test_suanli_reclaims_quota_from_preemptible_work_of_tenants_without_one():
     assert decide(reverse, [job("theirs", per_node=8, tenant="walk-in")], "suanli", T0).preemptions == ()
 
 
+def test_suanli_protects_a_requeued_job_longer_each_time_and_never_stops_one_with_no_requeue_left():
+    def stops(**kw: object) -> list[str]:
+        snapshot = Snapshot(
+            (pool("p", nodes=1, free=[0]),),
+            (running("spot", "p", (0,), 8, ends_in=9 * HOUR, priority=10, preemptible=True, **kw),),  # type: ignore[arg-type]
+        )
+        return [p.job_id for p in decide(snapshot, [job("urgent", per_node=8, priority=90)], "suanli", T0).preemptions]
+
+    assert stops(started_ago=600) == ["spot"]  # never requeued: 5 minutes of running suffice
+    assert stops(started_ago=600, requeues=2) == []  # requeued twice: protected for 20 minutes
+    assert stops(started_ago=25 * 60, requeues=2) == ["spot"]
+    assert stops(started_ago=10 * HOUR, requeues=2, requeues_left=0) == []  # a stop would fail it
+
+
 def test_suanli_explains_reservations_with_the_expected_start():
     snapshot = Snapshot(
         (pool("p", nodes=1, free=[0]),), (running("r", "p", (0,), 8, ends_in=2 * HOUR, deadline_in=8 * HOUR),)

@@ -16,7 +16,7 @@ from suanli.scheduling import decide
 from suanli.scheduling.capacity import PoolFree
 from suanli.scheduling.decisions import ReasonCode
 from suanli.scheduling.fairness import TenantShare
-from suanli.scheduling.policies.suanli import MIN_RUN_BEFORE_PREEMPT_S
+from suanli.scheduling.policies.suanli import MIN_RUN_BEFORE_PREEMPT_S, stoppable
 from suanli.scheduling.snapshot import NodeFree, RunningJob, Snapshot
 from tests.unit.scheduling.builders import T0, job, pool, running
 from tests.unit.scheduling.strategies import running_job
@@ -90,7 +90,8 @@ def test_preemption_stops_only_what_may_be_stopped_and_only_what_the_room_needs(
     for p in result.preemptions:
         r = running_by_id[p.job_id]
         assert r.preemptible and not r.stopping
-        assert (T0 - r.started_at).total_seconds() >= MIN_RUN_BEFORE_PREEMPT_S
+        assert (T0 - r.started_at).total_seconds() >= MIN_RUN_BEFORE_PREEMPT_S and stoppable(r, T0)
+        assert r.requeues_left > 0  # a stop never fails a job
         victims.setdefault(p.for_job, []).append(r)
     assert len({p.job_id for p in result.preemptions}) == len(result.preemptions)  # no job stopped twice
     # the jobs room is made for, in rank order, and the pool each counts on
@@ -115,7 +116,7 @@ def test_preemption_stops_only_what_may_be_stopped_and_only_what_the_room_needs(
             reclaim = (
                 0 < share.quota
                 and share.held < share.quota
-                and 0 < theirs.quota < theirs.held
+                and theirs.quota < theirs.held  # a tenant without a quota borrows all it holds
                 and r.tenant_id != j.tenant_id
                 and r.priority <= j.priority
             )

@@ -58,6 +58,7 @@ SPEED_SLACK = 0.15
 WAIT_FOR_FASTER = 0.25
 MAX_WAIT_FOR_FASTER = 0.1  # ... if that wait is at most this share of the job's runtime where it could start now
 MIN_RUN_BEFORE_PREEMPT_S = 300.0
+PREEMPT_BACKOFF_MAX = 6  # a job requeued k times is protected MIN_RUN_BEFORE_PREEMPT_S * 2**k (at most 5.3 h)
 PREEMPT_SCAN = 16  # waiting jobs considered for preemption per cycle
 PRESSURE_WEIGHT = 20.0
 USAGE_WINDOW_S = 7 * 86400.0  # decayed usage over this window counts as an average rate held
@@ -287,11 +288,7 @@ class Suanli:
         # jobs asked to stop in an earlier cycle still hold their room for a few cycles: it is counted on first,
         # by one waiting job each, so no more is stopped than the room needs
         stopping = [r for r in snapshot.running if r.stopping]
-        preemptible = [
-            r
-            for r in snapshot.running
-            if r.preemptible and not r.stopping and (now - r.started_at).total_seconds() >= MIN_RUN_BEFORE_PREEMPT_S
-        ]
+        preemptible = [r for r in snapshot.running if r.preemptible and not r.stopping and stoppable(r, now)]
         if not preemptible and not stopping:
             return []
         movable = stopping + preemptible
@@ -421,6 +418,17 @@ def _quickest_on(job: PendingJob, usable: frozenset[str]) -> float:
         if model in usable:
             return seconds
     return float(job.max_runtime_s)
+
+
+def stoppable(r: RunningJob, now: datetime) -> bool:
+    """Whether a preemptible job may be stopped now: once it has run MIN_RUN_BEFORE_PREEMPT_S, doubled for each
+    time it was already requeued (up to PREEMPT_BACKOFF_MAX doublings), so the job with the least work to lose
+    is not the one stopped over and over; never when its retry policy has no requeue left, as stopping it would
+    fail it."""
+    if r.requeues_left <= 0:
+        return False
+    protected = MIN_RUN_BEFORE_PREEMPT_S * 2 ** min(r.requeues, PREEMPT_BACKOFF_MAX)
+    return (now - r.started_at).total_seconds() >= protected
 
 
 def _borrowing(snapshot: Snapshot) -> set[str]:
