@@ -52,6 +52,27 @@ def verdict(results: list[Metrics], floor: float = 0.0) -> list[str]:
     return lines
 
 
+def contract_lines(results: list[Metrics]) -> list[str]:
+    """Under a scenario: what `suanli`'s guarantees bought (the contracted tenants' wait, the quota shortfall)
+    against the baselines, which neither reclaim nor preempt, and what they cost (stops, work lost)."""
+    ours = next(m for m in results if m.policy == "suanli")
+    baselines = [m for m in results if m.policy in BASELINES]
+    if not ours.contracts or not baselines or math.isnan(ours.contract_wait.mean):
+        return []
+    best = min(baselines, key=lambda m: m.contract_wait.p95)
+    held = sum(t.accelerator_hours for t in ours.tenants) or 1.0
+    others = min(m.other_wait.p95 for m in baselines)
+    return [
+        f"contracted tenants ({ours.contracts}): p95 wait {ours.contract_wait.p95 / 3600:.2f} h vs "
+        f"{best.contract_wait.p95 / 3600:.2f} h ({best.policy}); mean {ours.contract_wait.mean / 3600:.2f} h vs "
+        f"{best.contract_wait.mean / 3600:.2f} h; quota shortfall {ours.quota_shortfall:.0%} vs "
+        f"{min(m.quota_shortfall for m in baselines):.0%}",
+        f"others: p95 wait {ours.other_wait.p95 / 3600:.2f} h vs {others / 3600:.2f} h "
+        f"(best baseline); cost of the guarantees: {ours.preemptions} preemptions, {ours.lost_hours:,.0f} card-hours "
+        f"lost ({ours.lost_hours / held:.1%} of what ran)",
+    ]
+
+
 def _line(name: str, ours: float, best: float, target: float, floor: float = 0.0) -> str:
     if best <= 0:
         return f"{name}: {ours / 3600:.3f} h vs {best / 3600:.3f} h (baseline is zero: no reduction possible)"
@@ -100,7 +121,7 @@ def main() -> None:
                 scenario=args.scenario,
             )
             runs.append(results)
-            for line in verdict(results, floor):
+            for line in verdict(results, floor) + contract_lines(results):
                 console.print(f"  seed {seed}: " + line)
         if args.seeds > 1:
             for line in verdict([_mean(policy_runs) for policy_runs in zip(*runs, strict=True)], floor):

@@ -10,8 +10,8 @@ import pytest
 
 from suanli.domain.errors import InvalidInput
 from suanli.sim.city import CentreSpec, CityModel, PoolSpec, TraceFit, load_city
-from suanli.sim.engine import Simulation
-from suanli.sim.metrics import measure, outcomes
+from suanli.sim.engine import Sample, Simulation
+from suanli.sim.metrics import measure, outcomes, quota_shortfall
 from suanli.sim.scenarios import Scenario, parse
 from suanli.sim.traces import Trace, TraceJob
 
@@ -88,3 +88,14 @@ def test_the_city_model_names_its_scenarios_and_refuses_unknown_ones_and_bad_sha
     with pytest.raises(InvalidInput) as typo:
         parse({"x": {"preemptable": 0.5}})
     assert typo.value.errors[0].field == "scenarios.x.preemptable"
+
+
+def test_the_quota_shortfall_counts_only_the_guarantee_a_waiting_tenant_could_use():
+    samples = [
+        Sample(0.0, {}, {"t": 8}, {}),  # holds nothing, waits for 8 cards: all 8 of its quota short
+        Sample(1.0, {"t": 8}, {"t": 8}, {"t": 8.0}),  # holds its quota: nothing short
+        Sample(2.0, {}, {"t": 2}, {}),  # waits for 2 cards: only 2 of the quota could be used
+        Sample(3.0, {}, {}, {}),  # nothing waiting: the guarantee is not wanted
+    ]
+    assert quota_shortfall(samples, {"t": 8.0}) == pytest.approx((8 + 0 + 2) / (8 + 8 + 2))
+    assert math.isnan(quota_shortfall(samples[3:], {"t": 8.0}))

@@ -35,7 +35,7 @@ class JobOutcome:
     attempts: int
     cost: Decimal
     preempted: int = 0  # attempts stopped by preemption (each requeued)
-    lost_hours: float = 0.0  # accelerator- (core-) hours those attempts ran, lost as the trace has no checkpoints
+    lost_hours: float = 0.0  # accelerator-hours those attempts ran, lost as the trace has no checkpoints
 
     @property
     def jct(self) -> float | None:
@@ -118,7 +118,7 @@ class Metrics:
     sim_hours: float = 0.0
     scenario: str | None = None
     preemptions: int = 0  # attempts stopped for other work
-    lost_hours: float = 0.0  # accelerator-hours (core-hours for CPU jobs) those attempts had run
+    lost_hours: float = 0.0  # accelerator-hours batch attempts had run when stopped (not services', nor CPU hours)
     contracts: int = 0  # tenants with a quota
     contract_wait: Stats = field(default_factory=lambda: Stats.of([]))  # queueing delay of contracted tenants' jobs
     other_wait: Stats = field(default_factory=lambda: Stats.of([]))  # and of everyone else's
@@ -161,7 +161,8 @@ def outcomes(run: SimRun) -> list[JobOutcome]:
                 cost += a.price * Decimal(str(round(units * seconds / _HOUR, 6)))
                 if a.state is JobState.PREEMPTED:
                     preempted += 1
-                    lost += units * seconds / _HOUR
+                    if job.kind.value != "service":  # a service's past hours were served, not lost
+                        lost += a.per_node * len(a.node_indices) * seconds / _HOUR
             out.append(
                 JobOutcome(
                     key=job.spec.envs.get("TRACE_JOB", job.id),
@@ -236,14 +237,20 @@ def measure(run: SimRun) -> Metrics:
 
 
 def quota_shortfall(samples: Sequence[Sample], contracts: dict[str, float]) -> float:
-    """The share of contracted compute its tenants did not hold while they had work waiting, over the samples
-    (NaN when no contracted tenant ever waited): 0 means every guarantee was delivered whenever it was wanted."""
+    """The share of contracted compute its tenants could have used but did not hold while they had work
+    waiting, over the samples (NaN when no contracted tenant ever waited): 0 means every guarantee was delivered
+    whenever it was wanted. What a tenant could use is what it held plus what it waited for, up to its quota
+    (cards waited for counted at the rate of those it held, one A100-equivalent a card if it held none)."""
     short = wanted = 0.0
     for sample in samples:
         for tenant, quota in contracts.items():
-            if sample.waiting.get(tenant, 0) > 0:
-                wanted += quota
-                short += max(0.0, quota - sample.held_compute.get(tenant, 0.0))
+            waiting = sample.waiting.get(tenant, 0)
+            if waiting <= 0:
+                continue
+            held, cards = sample.held_compute.get(tenant, 0.0), sample.held.get(tenant, 0)
+            usable = min(quota, held + waiting * (held / cards if cards else 1.0))
+            wanted += usable
+            short += max(0.0, usable - held)
     return short / wanted if wanted > 0 else math.nan
 
 
