@@ -4,6 +4,8 @@ replay measures what the guarantees cost (preemptions, work lost) and bought (th
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,13 @@ def test_the_quota_shortfall_counts_only_the_guarantee_a_waiting_tenant_could_us
     ]
     assert quota_shortfall(samples, {"t": 8.0}) == pytest.approx((8 + 0 + 2) / (8 + 8 + 2))
     assert math.isnan(quota_shortfall(samples[3:], {"t": 8.0}))
+
+
+def test_the_sim_command_lays_a_scenario_over_a_trace_and_refuses_an_unknown_one():
+    data = Path(__file__).resolve().parent / "data"  # a slice of the Philly trace kept with the tests
+    command = [sys.executable, "-m", "suanli", "sim", "--trace", "philly", "--traces", str(data), "--limit", "60"]
+    unknown = subprocess.run([*command, "--scenario", "nope"], capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "no scenario 'nope'" in unknown.stderr and "contracts" in unknown.stderr
+    ran = subprocess.run([*command, "--scenario", "contracts"], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert "scenario contracts" in ran.stdout and "quota shortfall" in ran.stdout
