@@ -268,8 +268,8 @@ class Workload:
                         self.jobs[key] = replace(job, preemptible=True)
 
     def demand(self) -> dict[str, float]:
-        """Trace tenant -> card-hours its batch jobs ask for (on their fastest acceptable model; cores / 32 for
-        CPU jobs)."""
+        """Trace tenant -> card-hours its jobs ask for, each on its fastest acceptable model (CPU jobs: cores / 32
+        cards; services: their lifetime where the trace knows it)."""
         out: dict[str, float] = {}
         for job in self.jobs.values():
             finite = [r for r in job.runtime.values() if math.isfinite(r)]

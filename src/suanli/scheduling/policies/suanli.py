@@ -1,7 +1,9 @@
 """`suanli`: the platform's own policy. It weighs, for every job at once, fit, speed, price, predicted
 wait, fairness between tenants, priority and preemption, and backfills around reservations.
 
-Order. Jobs go by priority first. Within a priority, tenants inside their quota come first; then tenants take
+Order. Jobs go by priority first. Within a priority, the jobs that fit in what is left of their tenant's quota
+come first (in the tenant's own order, each taking its cards from what is left; the rest of its backlog queues
+with everyone else's); then tenants take
 turns in proportion to their weights (fair queueing: a tenant's turn starts at what it holds now plus its
 decayed usage, over its weight, and grows by the size of each of its jobs ahead), so the tenant furthest below
 its share goes next. Within a tenant, the highest response ratio goes first ((waited + runtime) / runtime, as
@@ -345,7 +347,8 @@ def rank(
     now: datetime,
     shapes: Shapes | None = None,
 ) -> list[PendingJob]:
-    """Priority first; then tenants inside their quota; then fair queueing between tenants: each tenant's
+    """Priority first; then the jobs that fit in what is left of their tenant's quota (`_within_quota`); then
+    fair queueing between tenants: each tenant's
     jobs, highest response ratio first, take turns by a counter that starts at what the tenant holds now
     (plus its recent usage, as an average rate) over its weight and grows by each job's size. The tenant
     furthest below its share goes next, whatever the size of its jobs; short jobs go first within a tenant
@@ -353,7 +356,6 @@ def rank(
     n = len(pending)
     if n == 0:
         return []
-    inside = {t for t, s in snapshot.tenants.items() if s.quota > 0 and s.held < s.quota}
     keys, one_each = shapes if shapes is not None else by_shape(pending)
     ids = list(map(_ID, pending))
     usable_by_shape: dict[Hashable, frozenset[str] | None] = {}  # None: every model the shape accepts
@@ -398,9 +400,37 @@ def rank(
         # the counter starts at the tenant's standing and grows by each job's size (added in order)
         run = np.concatenate(([starts[int(ordered_tenants[a])]], steps[a : b - 1]))
         turn[within[a:b]] = np.cumsum(run)
-    outside = np.fromiter((t not in inside for t in tenants), dtype=np.int64, count=len(tenants))[tenant_a]
+    outside = _outside_quota(snapshot, tenants, ordered_tenants, sizes[within], within, n)
     order = lexorder((-priority, outside, turn, -ratio), ids)
     return list(map(pending.__getitem__, order.tolist()))
+
+
+def _outside_quota(
+    snapshot: Snapshot,
+    tenants: list[str],
+    ordered_tenants: np.ndarray,
+    ordered_sizes: np.ndarray,
+    within: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """1 for each job not inside its tenant's quota, 0 for those that are: in the tenant's own order (`within`),
+    each job whose cards fit in what is left of the quota (less what the tenant holds, a card counted as an
+    A100-equivalent) takes that room; the rest of a tenant's backlog queues with everyone else's, so a tenant
+    a little under its quota does not put all its queue ahead of every other tenant."""
+    outside = np.ones(n, dtype=np.int64)
+    for code, tenant in enumerate(tenants):
+        share = snapshot.tenants.get(tenant)
+        if share is None or share.quota <= 0 or share.held >= share.quota:
+            continue
+        room = share.quota - share.held
+        at = np.flatnonzero((ordered_tenants == code) & (ordered_sizes <= room + 1e-9))
+        for position, size in zip(at.tolist(), ordered_sizes[at].tolist(), strict=True):
+            if size <= room + 1e-9:
+                outside[within[position]] = 0
+                room -= size
+                if room < 1 - 1e-9:
+                    break
+    return outside
 
 
 def _shortest(keys: Sequence[Hashable], jobs: Sequence[PendingJob]) -> dict[Hashable, int]:
