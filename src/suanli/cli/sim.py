@@ -54,10 +54,18 @@ def run_policies(
     return results
 
 
+def _table(title: str, *columns: str) -> Table:
+    """A table with a left-aligned policy column and the figures' columns right-aligned."""
+    table = Table(title=title, header_style="bold", show_edge=False)
+    table.add_column("policy", justify="left")
+    for column in columns:
+        table.add_column(column, justify="right")
+    return table
+
+
 def summary_table(results: list[Metrics]) -> Table:
-    table = Table(title=f"{results[0].trace}: hours", header_style="bold", show_edge=False)
-    for column in (
-        "policy",
+    table = _table(
+        f"{results[0].trace}: hours",
         "mean JCT",
         "p95 JCT",
         "mean wait",
@@ -68,8 +76,7 @@ def summary_table(results: list[Metrics]) -> Table:
         "Jain FP16",
         "unfinished",
         "sim wall s",
-    ):
-        table.add_column(column, justify="right" if column != "policy" else "left")
+    )
     for m in results:
         table.add_row(
             m.policy,
@@ -90,13 +97,8 @@ def summary_table(results: list[Metrics]) -> Table:
 def scenario_table(results: list[Metrics]) -> Table:
     """What a scenario's contracts cost (stops, work lost) and bought (the contracted tenants' wait)."""
     first = results[0]
-    table = Table(
-        title=f"{first.trace}, scenario {first.scenario}: {first.contracts} contracted tenant(s); hours",
-        header_style="bold",
-        show_edge=False,
-    )
-    for column in (
-        "policy",
+    table = _table(
+        f"{first.trace}, scenario {first.scenario}: {first.contracts} contracted tenant(s); hours",
         "preemptions",
         "lost card-h",
         "contracted mean wait",
@@ -104,8 +106,7 @@ def scenario_table(results: list[Metrics]) -> Table:
         "others mean wait",
         "others p95 wait",
         "quota shortfall",
-    ):
-        table.add_column(column, justify="right" if column != "policy" else "left")
+    )
     for m in results:
         shortfall = m.quota_shortfall
         table.add_row(
