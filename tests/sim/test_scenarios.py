@@ -87,6 +87,9 @@ def test_the_city_model_names_its_scenarios_and_refuses_unknown_ones_and_bad_sha
     with pytest.raises(InvalidInput) as bad:
         parse({"x": {"preemptible": 1.5}})
     assert bad.value.errors[0].field == "scenarios.x.preemptible"
+    with pytest.raises(InvalidInput) as word:
+        parse({"x": {"contracted": "a third"}})
+    assert word.value.errors[0].field == "scenarios.x.contracted"
     with pytest.raises(InvalidInput) as typo:
         parse({"x": {"preemptable": 0.5}})
     assert typo.value.errors[0].field == "scenarios.x.preemptable"

@@ -6,6 +6,7 @@ work preemptible, at the pool's discount, as tenants of a city platform do (benc
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,8 +63,12 @@ def parse(raw: Mapping[str, Any] | None) -> dict[str, Scenario]:
     for name, fields in (raw or {}).items():
         values = {}
         for key in ("contract_tenants", "contracted", "preemptible"):
-            value = float((fields or {}).get(key, 0.0))
-            if not 0 <= value <= 1:
+            raw_value = (fields or {}).get(key, 0.0)
+            try:
+                value = float(raw_value)
+            except (TypeError, ValueError):
+                value = math.nan
+            if not 0 <= value <= 1:  # NaN fails too
                 raise InvalidInput([FieldError(f"scenarios.{name}.{key}", "a share between 0 and 1")])
             values[key] = value
         unknown = sorted(set(fields or {}) - set(values))

@@ -347,7 +347,7 @@ def rank(
     now: datetime,
     shapes: Shapes | None = None,
 ) -> list[PendingJob]:
-    """Priority first; then the jobs that fit in what is left of their tenant's quota (`_within_quota`); then
+    """Priority first; then the jobs that fit in what is left of their tenant's quota (`_outside_quota`); then
     fair queueing between tenants: each tenant's
     jobs, highest response ratio first, take turns by a counter that starts at what the tenant holds now
     (plus its recent usage, as an average rate) over its weight and grows by each job's size. The tenant
