@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -117,7 +118,7 @@ def scenario_table(results: list[Metrics]) -> Table:
             f"{m.contract_wait.p95 / 3600:.2f}",
             f"{m.other_wait.mean / 3600:.2f}",
             f"{m.other_wait.p95 / 3600:.2f}",
-            "-" if shortfall != shortfall else f"{shortfall:.0%}",
+            "-" if math.isnan(shortfall) else f"{shortfall:.0%}",
         )
     return table
 

@@ -252,7 +252,6 @@ class Workload:
         self.fit = fit
         self.catalogue = catalogue
         self.seed = seed
-        self.scenario = scenario
         self.city_models = sorted(
             {p.model for c in city for p in c.pools if not (m := catalogue.get(p.model)) or not m.is_cpu},
             key=lambda m: -catalogue.get(m).fp16_tflops,

@@ -14,7 +14,7 @@ from typing import Any
 
 from suanli.domain.accelerators import Catalogue
 from suanli.domain.errors import FieldError, InvalidInput
-from suanli.scheduling.fairness import REFERENCE_TFLOPS
+from suanli.scheduling.fairness import standard_compute
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,12 @@ class Scenario:
 
 def city_compute(pools: list[tuple[str, int, int]], catalogue: Catalogue) -> float:
     """The city's standard compute in A100-equivalents, from (model, nodes, accelerators per node) of each pool
-    (a CPU node counting as one unit of its model, as `fairness.standard_compute` counts it)."""
+    (a whole CPU node counting as one unit of its model, as `fairness.standard_compute` counts it)."""
     total = 0.0
     for model, nodes, per_node in pools:
         spec = catalogue.get(model)
         tflops = float(spec.fp16_tflops) if spec is not None else 0.0
-        total += nodes * (per_node or 1) * tflops / REFERENCE_TFLOPS
+        total += standard_compute(per_node, 1.0, 1.0, nodes, tflops)  # no cards: all of a node's cores
     return total
 
 
