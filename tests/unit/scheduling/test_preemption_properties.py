@@ -16,7 +16,7 @@ from suanli.scheduling import decide
 from suanli.scheduling.capacity import PoolFree
 from suanli.scheduling.decisions import ReasonCode
 from suanli.scheduling.fairness import TenantShare
-from suanli.scheduling.policies.suanli import MIN_RUN_BEFORE_PREEMPT_S, stoppable
+from suanli.scheduling.preemption import MIN_RUN_BEFORE_PREEMPT_S, stoppable
 from suanli.scheduling.snapshot import NodeFree, RunningJob, Snapshot
 from tests.unit.scheduling.builders import T0, job, pool, running
 from tests.unit.scheduling.strategies import running_job

@@ -46,7 +46,7 @@ from decimal import Decimal
 import numpy as np
 
 from suanli.domain.money import format_price
-from suanli.scheduling import fit
+from suanli.scheduling import fit, preemption
 from suanli.scheduling.capacity import PoolFree
 from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.evaluate import Cycle, Shapes, by_shape
@@ -59,8 +59,6 @@ RESERVE_TOP = 8
 SPEED_SLACK = 0.15
 WAIT_FOR_FASTER = 0.25
 MAX_WAIT_FOR_FASTER = 0.1  # ... if that wait is at most this share of the job's runtime where it could start now
-MIN_RUN_BEFORE_PREEMPT_S = 300.0
-PREEMPT_BACKOFF_MAX = 6  # a job requeued k times is protected MIN_RUN_BEFORE_PREEMPT_S * 2**k (at most 5.3 h)
 PREEMPT_SCAN = 16  # waiting jobs considered for preemption per cycle
 PRESSURE_WEIGHT = 20.0
 USAGE_WINDOW_S = 7 * 86400.0  # decayed usage over this window counts as an average rate held
@@ -290,11 +288,11 @@ class Suanli:
         # jobs asked to stop in an earlier cycle still hold their room for a few cycles: it is counted on first,
         # by one waiting job each, so no more is stopped than the room needs
         stopping = [r for r in snapshot.running if r.stopping]
-        preemptible = [r for r in snapshot.running if r.preemptible and not r.stopping and stoppable(r, now)]
+        preemptible = [r for r in snapshot.running if r.preemptible and not r.stopping and preemption.stoppable(r, now)]
         if not preemptible and not stopping:
             return []
         movable = stopping + preemptible
-        borrowing = _borrowing(snapshot)
+        borrowing = preemption.borrowing(snapshot)
         taken: set[str] = set()
         out: list[Preemption] = []
         promised: list[tuple[PoolFree, list[RunningJob], tuple[int, ...], tuple[int, float, float]]] = []
@@ -319,14 +317,14 @@ class Suanli:
                     )
                 )
 
-            plan = _plan(cycle, job, [r for r in movable if victim(r)], room if inside_quota else None)
+            plan = preemption.plan(cycle, job, [r for r in movable if victim(r)], room if inside_quota else None)
             if plan is None:
                 continue
             pool, victims = plan
             taken.update(v.job_id for v in victims)
-            promised.append(_promise(cycle, job, pool, victims))
+            promised.append(preemption.promise(cycle, job, pool, victims))
             cycle.count_compute(job, pool)  # the job will hold that room
-            stops, text = _stops(job, victims)
+            stops, text = preemption.stops(job, victims)
             out += stops
             # beside any reservation it holds elsewhere (both promises stand until one of them starts it)
             lead.setdefault(job.job_id, {})[pool.pool_id] = PoolReason(
@@ -450,23 +448,6 @@ def _quickest_on(job: PendingJob, usable: frozenset[str]) -> float:
     return float(job.max_runtime_s)
 
 
-def stoppable(r: RunningJob, now: datetime) -> bool:
-    """Whether a preemptible job may be stopped now: once it has run MIN_RUN_BEFORE_PREEMPT_S, doubled for each
-    time it was already requeued (up to PREEMPT_BACKOFF_MAX doublings), so the job with the least work to lose
-    is not the one stopped over and over; never when its retry policy has no requeue left, as stopping it would
-    fail it."""
-    if r.requeues_left <= 0:
-        return False
-    protected = MIN_RUN_BEFORE_PREEMPT_S * 2 ** min(r.requeues, PREEMPT_BACKOFF_MAX)
-    return (now - r.started_at).total_seconds() >= protected
-
-
-def _borrowing(snapshot: Snapshot) -> set[str]:
-    """Tenants holding more than they are guaranteed: a tenant without a quota borrows all it holds."""
-    shares = snapshot.tenants
-    return {r.tenant_id for r in snapshot.running if (s := shares.get(r.tenant_id)) is None or s.held > s.quota}
-
-
 def _unit_hours(units: float, runtime: float) -> Decimal:
     """Units (accelerators, or cores) held for `runtime` seconds, in unit-hours to six places."""
     return Decimal(str(round(units * runtime / 3600, 6)))
@@ -528,106 +509,6 @@ def _compared(chosen: Option, options: Sequence[Option]) -> str:
             "other models"
         )
     return text
-
-
-def _plan(
-    cycle: Cycle, job: PendingJob, victims: Sequence[RunningJob], room: float | None = None
-) -> tuple[PoolState, list[RunningJob]] | None:
-    """The pool and victims whose stopping makes room for the job now, losing the least work: victims are
-    added least work lost first until the job fits, then any whose stopping the fit does not need is spared
-    (highest priority, then most work lost, first), so no job is stopped that frees nothing the job uses.
-    `room`: the A100-equivalents the job's tenant may still reclaim of its quota; in a pool where the job
-    needs more, only strictly lower priorities are stopped (a reclaim never leaves the tenant borrowing, so
-    the tenant it took from cannot reclaim the same room back: no preemption loop)."""
-    by_pool: dict[str, list[RunningJob]] = {}
-    for r in victims:
-        by_pool.setdefault(r.pool_id, []).append(r)
-    best: tuple[float, PoolState, list[RunningJob]] | None = None
-    for pool in cycle.candidates(job):
-        candidates = by_pool.get(pool.pool_id)
-        if not candidates or not cycle.affordable(job, pool):
-            continue  # never stop others' work for a job its tenant's budget cannot cover
-        accel, cpus, _ = fit.demand_per_node(job, pool)
-        if room is None or pool.compute(accel, cpus, job.request.nodes) > room + 1e-9:
-            candidates = [r for r in candidates if r.stopping or r.priority < job.priority]
-            if not candidates:
-                continue
-        chosen = _fewest_to_stop(cycle, job, pool, candidates)
-        if chosen is None:
-            continue
-        lost = sum(_lost(r, cycle.now) for r in chosen if not r.stopping)  # a stopping job's work is lost already
-        if best is None or lost < best[0]:
-            best = (lost, pool, chosen)
-    return (best[1], best[2]) if best else None
-
-
-def _fewest_to_stop(
-    cycle: Cycle, job: PendingJob, pool: PoolState, candidates: list[RunningJob]
-) -> list[RunningJob] | None:
-    """The victims in `pool` to stop for the job (none that the fit does not need), or None if stopping all
-    of them would not make room, or if the job has room there without stopping any. The pool's free capacity is
-    left as it was found."""
-    accel, cpus, mem = fit.demand_per_node(job, pool)
-    free = cycle.free[pool.pool_id]
-
-    def fits() -> bool:
-        return free.fit(job.request.nodes, accel, cpus, mem) is not None
-
-    if fits():
-        return None  # it has room here already and waits for another reason (it would delay a reservation)
-    chosen: list[RunningJob] = []  # jobs already stopping first: their room costs nothing more
-    for r in sorted(candidates, key=lambda r: (not r.stopping, r.priority, _lost(r, cycle.now), r.job_id)):
-        chosen.append(r)
-        free.give(r.node_indices, r.per_node, r.cpus, r.memory_gib)
-        if fits():
-            break
-    else:
-        for r in chosen:
-            free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
-        return None
-    for r in sorted(chosen, key=lambda r: (r.stopping, -r.priority, -_lost(r, cycle.now), r.job_id)):
-        free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
-        if fits():
-            chosen.remove(r)  # its room was not needed: it keeps running
-        else:
-            free.give(r.node_indices, r.per_node, r.cpus, r.memory_gib)
-    for r in chosen:
-        free.take(r.node_indices, r.per_node, r.cpus, r.memory_gib)
-    return chosen
-
-
-def _stops(job: PendingJob, victims: list[RunningJob]) -> tuple[list[Preemption], str]:
-    """The preemptions that make the job's room (victims already stopping need none), and how the job's
-    reason says so."""
-    stopped = [v for v in victims if not v.stopping]
-    reason = (
-        f"higher-priority job {job.job_id} needs the room"
-        if stopped and min(v.priority for v in stopped) < job.priority
-        else f"job {job.job_id}'s tenant reclaims its quota"
-    )
-    going = len(victims) - len(stopped)
-    made = [f"{len(stopped)} preemptible job(s) stopped for it"] if stopped else []
-    made += [f"{going} job(s) already stopping there"] if going else []
-    return [Preemption(v.job_id, job.job_id, reason) for v in stopped], "room is being made: " + ", ".join(made)
-
-
-def _promise(
-    cycle: Cycle, job: PendingJob, pool: PoolState, victims: list[RunningJob]
-) -> tuple[PoolFree, list[RunningJob], tuple[int, ...], tuple[int, float, float]]:
-    """Hand the job the room its victims make, for the rest of the preemption pass: later jobs may count on
-    what is left of it, not on the free room it shares (undo with what this returns)."""
-    free = cycle.free[pool.pool_id]
-    for v in victims:
-        free.give(v.node_indices, v.per_node, v.cpus, v.memory_gib)
-    demand = fit.demand_per_node(job, pool)
-    nodes = free.fit(job.request.nodes, *demand)
-    assert nodes is not None  # the plan found room with exactly these victims
-    free.take(nodes, *demand)
-    return free, victims, nodes, demand
-
-
-def _lost(r: RunningJob, now: datetime) -> float:
-    return max(0.0, (now - r.started_at).total_seconds()) * max(1, r.per_node * len(r.node_indices))
 
 
 register(Suanli.name)(Suanli)
