@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -103,3 +104,7 @@ class CycleResult:
     preemptions: tuple[Preemption, ...] = ()
     notes: dict[str, str] = field(default_factory=dict)  # job -> what this cycle promised it (reservations)
     reserved: dict[str, str] = field(default_factory=dict)  # job -> pool it holds a reservation in this cycle
+    # the first moment at which time alone (nothing arriving or ending) could change these decisions, when the
+    # policy knows one: a waiting job coming to starve, a stop's protection running out (the simulator wakes
+    # then; the live scheduler runs every interval anyway)
+    revisit_at: datetime | None = None

@@ -352,13 +352,14 @@ class Cycle:
         rejected: dict[str, tuple[PoolReason, ...]],
         preemptions: Sequence[Preemption] = (),
         notes: dict[str, str] | None = None,
+        revisit_at: datetime | None = None,
     ) -> CycleResult:
         notes = dict(notes or {})
         for job_id, why in self.over_budget.items():
             if job_id in waiting and job_id not in notes:
                 notes[job_id] = why
         reserved = {j: pool for j, (pool, _) in self.reservations.items() if j in waiting}
-        return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes, reserved)
+        return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes, reserved, revisit_at)
 
 
 OVERRUN_FACTOR = 0.5  # a job past its expected end is expected to run this share of its time so far again

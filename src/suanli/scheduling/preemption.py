@@ -16,6 +16,8 @@ from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapsh
 
 MIN_RUN_BEFORE_PREEMPT_S = 300.0
 PREEMPT_BACKOFF_MAX = 6  # a job requeued k times is protected MIN_RUN_BEFORE_PREEMPT_S * 2**k (at most 5.3 h)
+STARVE_AFTER_S = 86400.0  # a job waiting this long since it was queued may stop equal-priority work of richer tenants
+STARVE_RATIO = 4.0  # ... and (a batch job) at least this many times its expected runtime
 
 
 def stoppable(r: RunningJob, now: datetime) -> bool:
@@ -23,10 +25,61 @@ def stoppable(r: RunningJob, now: datetime) -> bool:
     time it was already requeued (up to PREEMPT_BACKOFF_MAX doublings), so the job with the least work to lose
     is not the one stopped over and over; never when its retry policy has no requeue left, as stopping it would
     fail it."""
-    if r.requeues_left <= 0:
-        return False
-    protected = MIN_RUN_BEFORE_PREEMPT_S * 2 ** min(r.requeues, PREEMPT_BACKOFF_MAX)
-    return (now - r.started_at).total_seconds() >= protected
+    return r.requeues_left > 0 and (now - r.started_at).total_seconds() >= protection(r)
+
+
+def protection(r: RunningJob) -> float:
+    """Seconds a job runs before it may be stopped: MIN_RUN_BEFORE_PREEMPT_S, doubled per requeue so far."""
+    return MIN_RUN_BEFORE_PREEMPT_S * 2 ** min(r.requeues, PREEMPT_BACKOFF_MAX)
+
+
+def starving(job: PendingJob, now_ts: float) -> bool:
+    """Whether a job has waited long enough since it last joined the queue (submitted, or requeued) to count as
+    starving (`starves_at`)."""
+    return now_ts >= starves_at(job)
+
+
+def starves_at(job: PendingJob) -> float:
+    """When a waiting job starts to starve: STARVE_AFTER_S after it joined the queue, and for a batch job not
+    before it has waited STARVE_RATIO times its expected runtime (a job of days waits days before it may stop
+    others' work; a service, which runs as long as it is kept, starves after STARVE_AFTER_S)."""
+    wait = STARVE_AFTER_S if job.service else max(STARVE_AFTER_S, STARVE_RATIO * job.quickest)
+    return job.queued_ts + wait
+
+
+def per_weight(snapshot: Snapshot, tenant_id: str, change: float = 0.0) -> float:
+    """What a tenant holds (A100-equivalents, plus `change`) per unit of its weight."""
+    share = snapshot.tenants.get(tenant_id)
+    held = (share.held if share else 0.0) + change
+    return held / (share.weight if share and share.weight > 0 else 1.0)
+
+
+def fair_to_stop(
+    cycle: Cycle, snapshot: Snapshot, job: PendingJob, pool: PoolState, victims: Sequence[RunningJob]
+) -> bool:
+    """Whether a starving job may stop these jobs of its own priority: every tenant it takes from still holds
+    at least as much per unit of weight afterwards as the job's tenant will with the job (so compute only moves
+    from a richer tenant to a poorer one, and the tenant that lost it can never take it back the same way: no
+    preemption loop) and at least its quota (a guarantee is never taken, so it is never reclaimed), and the job
+    has waited at least as many accelerator-seconds as the stopped batch jobs had run (a service loses no work;
+    it starts again)."""
+    accel, cpus, _ = fit.demand_per_node(job, pool)
+    mine = pool.compute(accel, cpus, job.request.nodes) + cycle.placed_compute.get(job.tenant_id, 0.0)
+    taken: dict[str, float] = {}
+    for v in victims:
+        if v.stopping:
+            continue  # its room comes free anyway
+        at = cycle.pools[v.pool_id]
+        taken[v.tenant_id] = taken.get(v.tenant_id, 0.0) + at.compute(v.per_node, v.cpus, len(v.node_indices))
+    floor = per_weight(snapshot, job.tenant_id, mine)
+    for tenant, compute in taken.items():
+        share = snapshot.tenants.get(tenant)
+        if tenant == job.tenant_id or per_weight(snapshot, tenant, -compute) < floor - 1e-9:
+            return False
+        if share is not None and share.held - compute < share.quota - 1e-9:
+            return False  # what a tenant is guaranteed is never taken (it would reclaim it: a loop)
+    waited = (cycle.now.timestamp() - job.queued_ts) * max(1, job.request.size)
+    return waited >= sum(_lost(v, cycle.now) for v in victims if not v.stopping and not v.service)
 
 
 def borrowing(snapshot: Snapshot) -> set[str]:
@@ -101,15 +154,17 @@ def _fewest_to_stop(
     return chosen
 
 
-def stops(job: PendingJob, victims: list[RunningJob]) -> tuple[list[Preemption], str]:
+def stops(job: PendingJob, victims: list[RunningJob], starved: bool = False) -> tuple[list[Preemption], str]:
     """The preemptions that make the job's room (victims already stopping need none), and how the job's
-    reason says so."""
+    reason says so (`starved`: the room is made because the job has waited STARVE_AFTER_S)."""
     stopped = [v for v in victims if not v.stopping]
-    reason = (
-        f"higher-priority job {job.job_id} needs the room"
-        if stopped and min(v.priority for v in stopped) < job.priority
-        else f"job {job.job_id}'s tenant reclaims its quota"
-    )
+    if starved:
+        hours = STARVE_AFTER_S / 3600
+        reason = f"job {job.job_id} has waited over {hours:g} h and its tenant holds less than this job's"
+    elif stopped and min(v.priority for v in stopped) < job.priority:
+        reason = f"higher-priority job {job.job_id} needs the room"
+    else:
+        reason = f"job {job.job_id}'s tenant reclaims its quota"
     going = len(victims) - len(stopped)
     made = [f"{len(stopped)} preemptible job(s) stopped for it"] if stopped else []
     made += [f"{going} job(s) already stopping there"] if going else []

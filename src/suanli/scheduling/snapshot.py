@@ -92,6 +92,7 @@ class RunningJob:
     stopping: bool = False  # a stop (preemption or cancellation) was asked for: its room is coming free
     requeues: int = 0  # times the job was already requeued (after preemption or loss)
     requeues_left: int = 10  # requeues its retry policy still allows: at 0, a stop would fail the job
+    service: bool = False  # a long-running service: stopping it loses no work (it starts again where it was)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,10 @@ class PendingJob:
     max_runtime_s: int = 86400
     estimates: dict[str, float] = field(default_factory=dict)  # expected seconds per accelerator model
     project: str = ""  # the tenant's project it is charged to ("" for none)
+    queued_at: datetime | None = None  # when it last joined the queue (requeued: then); None: when submitted
+    service: bool = False  # a long-running service (placement delay is what it feels, not completion time)
     submitted_ts: float = field(init=False, compare=False, repr=False)
+    queued_ts: float = field(init=False, compare=False, repr=False)  # queued_at (or submitted_at) as a timestamp
     # (estimate, model) pairs, fastest first
     fastest: tuple[tuple[float, str], ...] = field(init=False, compare=False, repr=False)
     quickest: float = field(init=False, compare=False, repr=False)  # the fastest estimate, else max_runtime
@@ -135,6 +139,7 @@ class PendingJob:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "submitted_ts", self.submitted_at.timestamp())
+        object.__setattr__(self, "queued_ts", (self.queued_at or self.submitted_at).timestamp())
         fastest = tuple(sorted((s, m) for m, s in self.estimates.items()))
         object.__setattr__(self, "fastest", fastest)
         object.__setattr__(self, "quickest", fastest[0][0] if fastest else float(self.max_runtime_s))

@@ -187,6 +187,8 @@ class SchedulerCache:
             max_runtime_s=spec.max_runtime,
             estimates=self._estimate(job, models),
             project=spec.project or "",
+            queued_at=job.updated_at if job.attempts else None,  # a requeued job starts waiting again
+            service=spec.kind is JobKind.SERVICE,
         )
 
     def _estimate(self, job: Job, models: list[str]) -> dict[str, float]:
@@ -230,6 +232,7 @@ class SchedulerCache:
             attempt_id=attempt.id,
             requeues=job.requeues,
             requeues_left=max(0, job.spec.retry.max_requeues - job.requeues),
+            service=job.spec.kind is JobKind.SERVICE,
         )
 
     def _rate(self, r: RunningJob) -> float:

@@ -43,6 +43,7 @@ class CycleReport:
     conflicts: int = 0
     preempted: int = 0
     placements: list[Placement] = field(default_factory=list)
+    revisit_at: datetime | None = None  # the policy's: when time alone could next change its decisions
 
 
 def pool_templates(
@@ -120,6 +121,7 @@ class Scheduler:
         pending = list(self.cache.pending.values())
         result = scheduling.decide(snapshot, pending, policy or self.policy or self.ctx.settings.scheduler.policy, now)
         self.cache.reserved = dict(result.reserved)  # the next cycle keeps these pools where it can
+        report.revisit_at = result.revisit_at
         self._apply(result, now, report)
         if result.placements or result.rejected:
             with self.ctx.store.uow() as uow:  # take in our own writes, so the cache is current between cycles

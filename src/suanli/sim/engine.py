@@ -147,6 +147,7 @@ class Simulation:
         arrivals = sorted(self.trace.jobs, key=lambda j: (j.arrival, j.key))
         next_arrival = 0
         cycle_due: datetime | None = None
+        revisit: datetime | None = None  # the last cycle's policy asked to look again then, even if nothing happens
         next_sample = 0.0
         for agent in self.agents.values():
             agent.tick()
@@ -159,6 +160,7 @@ class Simulation:
                     else None,
                     self._wakes[0] if self._wakes else None,
                     cycle_due,
+                    revisit,
                 )
                 if t is not None
             ]
@@ -177,6 +179,8 @@ class Simulation:
                 if backend.advance(now):
                     self.agents[centre_id].tick()
                     dirty = True
+            if revisit is not None and now >= revisit:  # the live loop would run a cycle by then anyway
+                revisit, dirty = None, True
             if dirty and cycle_due is None:
                 cycle_due = _next_boundary(now, self.interval)
             if cycle_due is not None and now >= cycle_due:
@@ -189,6 +193,7 @@ class Simulation:
                     self.agents[centre_id].tick()
                 # the stopped jobs are back in the queue and their room is free: the next cycle places them
                 cycle_due = now + self.interval if report.preempted else None
+                revisit = report.revisit_at
                 elapsed = (now - SIM_START).total_seconds()
                 if elapsed >= next_sample:
                     result.samples.append(self._sample(elapsed))

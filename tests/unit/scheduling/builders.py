@@ -65,6 +65,8 @@ def job(
     alternatives: tuple[str, ...] = (),
     max_runtime: int = 86400,
     estimates: dict[str, float] | None = None,
+    queued_ago: int | None = None,
+    service: bool = False,
 ) -> PendingJob:
     models = (model, *alternatives) if model else ()
     options = tuple(Option(m, per_node, STACKS[m]) for m in models)
@@ -80,6 +82,8 @@ def job(
         frozenset(exclude),
         max_runtime_s=max_runtime,
         estimates=estimates or {},
+        queued_at=None if queued_ago is None else T0 - timedelta(seconds=queued_ago),
+        service=service,
     )
 
 
@@ -98,6 +102,7 @@ def running(
     stopping: bool = False,
     requeues: int = 0,
     requeues_left: int = 10,
+    service: bool = False,
 ) -> RunningJob:
     return RunningJob(
         job_id,
@@ -115,4 +120,5 @@ def running(
         stopping=stopping,
         requeues=requeues,
         requeues_left=requeues_left,
+        service=service,
     )

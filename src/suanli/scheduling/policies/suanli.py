@@ -158,7 +158,8 @@ class Suanli:
                 if target is not None:
                     self._reserve(cycle, job, target, lead, notes, "the soonest finish")
         preemptions = self._preempt(cycle, snapshot, waiting, lead, notes, now)
-        return cycle.result(cycle.explain(waiting, lead), rejected, preemptions, notes)
+        revisit = _revisit_at(snapshot, waiting, now)
+        return cycle.result(cycle.explain(waiting, lead), rejected, preemptions, notes, revisit)
 
     @staticmethod
     def _settle(
@@ -296,7 +297,15 @@ class Suanli:
         taken: set[str] = set()
         out: list[Preemption] = []
         promised: list[tuple[PoolFree, list[RunningJob], tuple[int, ...], tuple[int, float, float]]] = []
-        for job in waiting[:PREEMPT_SCAN]:  # waiting jobs, in rank order
+        now_ts = now.timestamp()
+        starving = itertools.islice((j for j in waiting[PREEMPT_SCAN:] if preemption.starving(j, now_ts)), PREEMPT_SCAN)
+        # (tenant, shape, priority, starving) for which no victims make room: the same holds for the tenant's later
+        # jobs of that shape in this cycle (what is taken and given only grows)
+        roomless: set[tuple[str, Hashable, int, bool]] = set()
+        for job in [*waiting[:PREEMPT_SCAN], *starving]:  # the head in rank order, then jobs starving behind it
+            alike = (job.tenant_id, job.key, job.priority, preemption.starving(job, now_ts))
+            if alike in roomless:
+                continue
             share = snapshot.tenants.get(job.tenant_id)
             room = None  # what the tenant may still reclaim: its quota less what it holds and was given this cycle
             if share is not None and share.quota > 0:
@@ -318,13 +327,19 @@ class Suanli:
                 )
 
             plan = preemption.plan(cycle, job, [r for r in movable if victim(r)], room if inside_quota else None)
+            starved = plan is None and preemption.starving(job, now_ts)
+            if starved:
+                plan = self._starved_plan(cycle, snapshot, job, [r for r in movable if r.job_id not in taken])
+                if plan is not None and not preemption.fair_to_stop(cycle, snapshot, job, *plan):
+                    continue  # not fair to stop them (yet: the job's wait grows)
             if plan is None:
+                roomless.add(alike)
                 continue
             pool, victims = plan
             taken.update(v.job_id for v in victims)
             promised.append(preemption.promise(cycle, job, pool, victims))
             cycle.count_compute(job, pool)  # the job will hold that room
-            stops, text = preemption.stops(job, victims)
+            stops, text = preemption.stops(job, victims, starved)
             out += stops
             # beside any reservation it holds elsewhere (both promises stand until one of them starts it)
             lead.setdefault(job.job_id, {})[pool.pool_id] = PoolReason(
@@ -336,6 +351,44 @@ class Suanli:
             for v in victims:
                 free.take(v.node_indices, v.per_node, v.cpus, v.memory_gib)
         return out
+
+    @staticmethod
+    def _starved_plan(
+        cycle: Cycle, snapshot: Snapshot, job: PendingJob, movable: list[RunningJob]
+    ) -> tuple[PoolState, list[RunningJob]] | None:
+        """The room a starving job could make by stopping preemptible jobs of no higher priority of tenants
+        richer than its own (per unit of weight); whether it may is `preemption.fair_to_stop`."""
+        floor = preemption.per_weight(snapshot, job.tenant_id, cycle.placed_compute.get(job.tenant_id, 0.0))
+        richer: dict[str, bool] = {}
+
+        def fair(r: RunningJob) -> bool:
+            if r.stopping:
+                return True
+            if r.tenant_id == job.tenant_id or r.priority > job.priority:
+                return False
+            if r.tenant_id not in richer:
+                richer[r.tenant_id] = preemption.per_weight(snapshot, r.tenant_id) > floor
+            return richer[r.tenant_id]
+
+        return preemption.plan(cycle, job, [r for r in movable if fair(r)], math.inf)
+
+
+def _revisit_at(snapshot: Snapshot, waiting: Sequence[PendingJob], now: datetime) -> datetime | None:
+    """When time alone could next change what preemption decides, while preemptible jobs run and jobs wait: the
+    first waiting job coming to starve, or, while one already starves, the first stop protection running out."""
+    preemptible = [r for r in snapshot.running if r.preemptible and not r.stopping and r.requeues_left > 0]
+    if not preemptible or not waiting:
+        return None
+    now_ts = now.timestamp()
+    due = np.fromiter(map(preemption.starves_at, waiting), float, len(waiting))
+    later = due[due > now_ts]
+    soonest = float(later.min()) if len(later) else math.inf
+    if len(later) < len(due):  # some job starves already: it may stop a job whose protection runs out
+        for r in preemptible:
+            free_at = r.started_at.timestamp() + preemption.protection(r)
+            if now_ts < free_at < soonest:
+                soonest = free_at
+    return datetime.fromtimestamp(soonest, now.tzinfo) if soonest < math.inf else None
 
 
 def rank(
