@@ -125,3 +125,71 @@ def test_a_job_whose_requeues_are_spent_is_never_stopped_for_other_work(city: Ci
     assert scheduler.cycle().preempted == 1
     assert jobs.get_job(city.ctx, city.principal("acme-dev"), spare).job.preempt_requested_at is not None
     assert jobs.get_job(city.ctx, city.principal("acme-dev"), spent_id).job.preempt_requested_at is None
+
+
+def test_a_job_starving_for_a_day_stops_a_richer_tenants_preemptible_service_of_its_priority(city: City, clock):
+    # acme's two preemptible services of the default priority hold both A100 nodes; globex's A100 job waits.
+    # A day on it may stop one of them (acme still holds 8 cards, as many as globex will): the other runs on
+    scheduler = Scheduler(city.ctx, "suanli")
+    service = {"kind": "service", "run": "x", "preemptible": True, "max_runtime": "300d"}
+    service["resources"] = {"accelerators": "A100:8"}
+    svcs = [jobs.submit_job(city.ctx, city.principal("acme-dev"), {**service, "name": f"svc{i}"})[0].id for i in (1, 2)]
+    _run(city, clock, scheduler)
+    clock.advance(600)
+    body = {"name": "starved", "run": "x", "max_runtime": "2h", "resources": {"accelerators": "A100:8"}}
+    starved = jobs.submit_job(city.ctx, city.principal("globex-dev"), body)[0].id
+    heartbeat_all(city)
+    assert scheduler.cycle().preempted == 0
+    clock.advance(23 * 3600)
+    heartbeat_all(city)
+    assert scheduler.cycle().preempted == 0  # under a day: it waits for the services to end
+    clock.advance(2 * 3600)
+    heartbeat_all(city)
+    assert scheduler.cycle().preempted == 1
+    stopping = [s for s in svcs if jobs.get_job(city.ctx, city.principal("acme-dev"), s).job.preempt_requested_at]
+    assert len(stopping) == 1
+    victim = jobs.get_job(city.ctx, city.principal("acme-dev"), stopping[0]).job
+    assert "has waited over 24 h" in victim.state_reason
+    assert "room is being made" in jobs.why(city.ctx, city.principal("globex-dev"), starved).summary
+
+
+def test_a_starving_job_that_may_not_stop_a_poorer_tenants_work_says_so(city: City, clock):
+    # acme's one preemptible service holds an A100 node, globex's own long job the other; globex's second job
+    # waits over a day for an A100 node, and is told why it may not stop acme's service, naming no one
+    scheduler = Scheduler(city.ctx, "suanli")
+    service = {"name": "svc", "kind": "service", "run": "x", "preemptible": True, "max_runtime": "300d"}
+    jobs.submit_job(city.ctx, city.principal("acme-dev"), {**service, "resources": {"accelerators": "A100:8"}})
+    long = {"name": "long", "run": "x", "max_runtime": "30d", "resources": {"accelerators": "A100:8"}}
+    jobs.submit_job(city.ctx, city.principal("globex-dev"), long)
+    _run(city, clock, scheduler)
+    clock.advance(600)
+    body = {"name": "starved", "run": "x", "max_runtime": "2h", "resources": {"accelerators": "A100:8"}}
+    starved = jobs.submit_job(city.ctx, city.principal("globex-dev"), body)[0].id
+    clock.advance(25 * 3600)
+    heartbeat_all(city)
+    assert scheduler.cycle().preempted == 0
+
+    def reason() -> str:
+        return jobs.get_job(city.ctx, city.principal("globex-dev"), starved).job.state_reason
+
+    # acme holds no more than globex: nothing of acme's may be stopped
+    assert reason().startswith("waiting: gpu/a100 reserved")  # its reservation first, then why it cannot stop
+    assert "; it has waited long enough to stop other tenants' preemptible work of its priority, but not" in reason()
+    assert reason().endswith(
+        "no tenant holding more than yours runs preemptible work, past its protection, that would make its room"
+    )
+
+    # acme also runs 8 Ascend cards: it holds more than globex, but would hold less once stopped
+    npu = {"name": "npu", "run": "x", "max_runtime": "30d", "resources": {"accelerators": "Ascend910B:8"}}
+    jobs.submit_job(city.ctx, city.principal("acme-dev"), npu)
+    heartbeat_all(city)
+    scheduler.cycle()
+    (lease,) = agents.lease(city.ctx, city.agent("ai"), 10)
+    agents.report(city.ctx, city.agent("ai"), [agents.StateReport(lease.attempt_id, "running", clock.now())])
+    clock.advance(60)
+    heartbeat_all(city)
+    assert scheduler.cycle().preempted == 0
+    assert reason().endswith(
+        "stopping the jobs that would make its room would leave their tenant holding less than yours"
+    )
+    assert "acme" not in reason()

@@ -20,6 +20,13 @@ STARVE_AFTER_S = 86400.0  # a job waiting this long since it was queued may stop
 STARVE_RATIO = 4.0  # ... and (a batch job) at least this many times its expected runtime
 
 
+# a starving job that still may not stop anything says why (texts name no other tenant)
+STARVED_NOTE = "it has waited long enough to stop other tenants' preemptible work of its priority, but not now: "
+STARVED_NO_ROOM = (
+    "no tenant holding more than yours runs preemptible work, past its protection, that would make its room"
+)
+
+
 def stoppable(r: RunningJob, now: datetime) -> bool:
     """Whether a preemptible job may be stopped now: once it has run MIN_RUN_BEFORE_PREEMPT_S, doubled for each
     time it was already requeued (up to PREEMPT_BACKOFF_MAX doublings), so the job with the least work to lose
@@ -54,15 +61,15 @@ def per_weight(snapshot: Snapshot, tenant_id: str, change: float = 0.0) -> float
     return held / (share.weight if share and share.weight > 0 else 1.0)
 
 
-def fair_to_stop(
+def unfair(
     cycle: Cycle, snapshot: Snapshot, job: PendingJob, pool: PoolState, victims: Sequence[RunningJob]
-) -> bool:
-    """Whether a starving job may stop these jobs of its own priority: every tenant it takes from still holds
-    at least as much per unit of weight afterwards as the job's tenant will with the job (so compute only moves
-    from a richer tenant to a poorer one, and the tenant that lost it can never take it back the same way: no
-    preemption loop) and at least its quota (a guarantee is never taken, so it is never reclaimed), and the job
-    has waited at least as many accelerator-seconds as the stopped batch jobs had run (a service loses no work;
-    it starts again)."""
+) -> str | None:
+    """Why a starving job may not stop these jobs of its own priority, or None when it may: every tenant it
+    takes from must still hold at least as much per unit of weight afterwards as the job's tenant will with the
+    job (so compute only moves from a richer tenant to a poorer one, and the tenant that lost it can never take
+    it back the same way: no preemption loop) and at least its quota (a guarantee is never taken, so it is never
+    reclaimed), and the job must have waited at least as many accelerator-seconds as the stopped batch jobs had
+    run (a service loses no work; it starts again). The reason names no other tenant."""
     accel, cpus, _ = fit.demand_per_node(job, pool)
     mine = pool.compute(accel, cpus, job.request.nodes) + cycle.placed_compute.get(job.tenant_id, 0.0)
     taken: dict[str, float] = {}
@@ -75,11 +82,14 @@ def fair_to_stop(
     for tenant, compute in taken.items():
         share = snapshot.tenants.get(tenant)
         if tenant == job.tenant_id or per_weight(snapshot, tenant, -compute) < floor - 1e-9:
-            return False
+            return "stopping the jobs that would make its room would leave their tenant holding less than yours"
         if share is not None and share.held - compute < share.quota - 1e-9:
-            return False  # what a tenant is guaranteed is never taken (it would reclaim it: a loop)
+            # what a tenant is guaranteed is never taken (it would reclaim it: a loop)
+            return "the jobs that would make its room are within their tenant's guaranteed quota"
     waited = (cycle.now.timestamp() - job.queued_ts) * max(1, job.request.size)
-    return waited >= sum(_lost(v, cycle.now) for v in victims if not v.stopping and not v.service)
+    if waited < sum(_lost(v, cycle.now) for v in victims if not v.stopping and not v.service):
+        return "the jobs that would make its room have run longer than it has waited, and would lose that work"
+    return None
 
 
 def borrowing(snapshot: Snapshot) -> set[str]:

@@ -8,8 +8,14 @@ from datetime import timedelta
 
 from suanli.scheduling import decide
 from suanli.scheduling.fairness import TenantShare
-from suanli.scheduling.policies.suanli import PREEMPT_SCAN
-from suanli.scheduling.preemption import STARVE_AFTER_S, STARVE_RATIO, protection
+from suanli.scheduling.policies.suanli import PREEMPT_SCAN, RESERVE_TOP
+from suanli.scheduling.preemption import (
+    STARVE_AFTER_S,
+    STARVE_RATIO,
+    STARVED_NO_ROOM,
+    STARVED_NOTE,
+    protection,
+)
 from suanli.scheduling.snapshot import PendingJob, RunningJob, Snapshot
 from tests.unit.scheduling.builders import T0, job, pool, running
 
@@ -128,3 +134,39 @@ def test_a_starving_job_never_takes_what_a_tenant_is_guaranteed():
         contracted.pools, contracted.running, {**contracted.tenants, "rich": TenantShare("rich", held=24.0, quota=16.0)}
     )
     assert stops(borrowing, waiting) == [("svc", "hungry")]
+
+
+def test_a_starving_job_that_may_not_stop_anything_says_which_rule_holds_it_back_naming_no_other_tenant():
+    def note(snapshot: Snapshot, waiting: PendingJob) -> str:
+        result = decide(snapshot, [waiting], "suanli", T0)
+        assert result.preemptions == ()
+        return result.notes.get(waiting.job_id, "")
+
+    waiting = hungry()
+    poorer = note(city(service(), shares={"rich": 16.0, "poor": 4.0}), waiting)
+    # after its reservation (the service's end, in 300 days), the rule that holds it back
+    assert poorer.startswith("waiting: c1/p reserved")
+    assert poorer.endswith(
+        "; "
+        + STARVED_NOTE
+        + "stopping the jobs that would make its room would leave their tenant holding less than yours"
+    )
+    guaranteed = Snapshot(
+        (pool("p", nodes=1, free=[0]),), (service(),), {"rich": TenantShare("rich", held=24.0, quota=20.0)}
+    )
+    assert note(guaranteed, waiting).endswith("are within their tenant's guaranteed quota")
+    batch = running("batch", "p", (0,), 8, ends_in=DAY, tenant="rich", preemptible=True, started_ago=3 * DAY)
+    assert note(city(batch), waiting).endswith("have run longer than it has waited, and would lose that work")
+    assert note(city(service(started_ago=60)), waiting).endswith(STARVED_NOTE + STARVED_NO_ROOM)  # only protected
+    assert note(city(service(priority=60)), waiting).endswith(STARVED_NOTE + STARVED_NO_ROOM)  # a higher priority
+    for text in (poorer, note(guaranteed, waiting)):
+        assert "rich" not in text
+    # not starving yet: only its reservation
+    assert STARVED_NOTE not in note(city(service(), shares={"rich": 16.0, "poor": 4.0}), hungry(age=HOUR))
+
+
+def test_every_starving_job_of_a_shape_is_told_not_only_the_first():
+    twins = [hungry(f"h{i}", age=2 * DAY - i) for i in range(RESERVE_TOP + 2)]  # the last two hold no reservation
+    notes = decide(city(service(priority=60)), twins, "suanli", T0).notes
+    assert [notes.get(j.job_id, "").endswith(STARVED_NOTE + STARVED_NO_ROOM) for j in twins] == [True] * len(twins)
+    assert notes["h9"] == "waiting: " + STARVED_NOTE + STARVED_NO_ROOM

@@ -289,10 +289,11 @@ class Suanli:
         # jobs asked to stop in an earlier cycle still hold their room for a few cycles: it is counted on first,
         # by one waiting job each, so no more is stopped than the room needs
         stopping = [r for r in snapshot.running if r.stopping]
-        preemptible = [r for r in snapshot.running if r.preemptible and not r.stopping and preemption.stoppable(r, now)]
+        preemptible = [r for r in snapshot.running if r.preemptible and not r.stopping and r.requeues_left > 0]
         if not preemptible and not stopping:
             return []
-        movable = stopping + preemptible
+        # those still protected make no room yet; with none movable, starving jobs are still told why they wait
+        movable = stopping + [r for r in preemptible if preemption.stoppable(r, now)]
         borrowing = preemption.borrowing(snapshot)
         taken: set[str] = set()
         out: list[Preemption] = []
@@ -301,10 +302,13 @@ class Suanli:
         starving = itertools.islice((j for j in waiting[PREEMPT_SCAN:] if preemption.starving(j, now_ts)), PREEMPT_SCAN)
         # (tenant, shape, priority, starving) for which no victims make room: the same holds for the tenant's later
         # jobs of that shape in this cycle (what is taken and given only grows)
-        roomless: set[tuple[str, Hashable, int, bool]] = set()
+        # (and the note a starving job of it is given)
+        roomless: dict[tuple[str, Hashable, int, bool], str | None] = {}
         for job in [*waiting[:PREEMPT_SCAN], *starving]:  # the head in rank order, then jobs starving behind it
             alike = (job.tenant_id, job.key, job.priority, preemption.starving(job, now_ts))
             if alike in roomless:
+                if (why_not := roomless[alike]) is not None:
+                    _tell(notes, job.job_id, why_not)
                 continue
             share = snapshot.tenants.get(job.tenant_id)
             room = None  # what the tenant may still reclaim: its quota less what it holds and was given this cycle
@@ -330,10 +334,13 @@ class Suanli:
             starved = plan is None and preemption.starving(job, now_ts)
             if starved:
                 plan = self._starved_plan(cycle, snapshot, job, [r for r in movable if r.job_id not in taken])
-                if plan is not None and not preemption.fair_to_stop(cycle, snapshot, job, *plan):
-                    continue  # not fair to stop them (yet: the job's wait grows)
+                why_not = preemption.unfair(cycle, snapshot, job, *plan) if plan else preemption.STARVED_NO_ROOM
+                if why_not is not None:
+                    _tell(notes, job.job_id, preemption.STARVED_NOTE + why_not)
+                    if plan is not None:
+                        continue  # not fair to stop them (yet: the job's wait grows)
             if plan is None:
-                roomless.add(alike)
+                roomless[alike] = preemption.STARVED_NOTE + preemption.STARVED_NO_ROOM if starved else None
                 continue
             pool, victims = plan
             taken.update(v.job_id for v in victims)
@@ -357,7 +364,7 @@ class Suanli:
         cycle: Cycle, snapshot: Snapshot, job: PendingJob, movable: list[RunningJob]
     ) -> tuple[PoolState, list[RunningJob]] | None:
         """The room a starving job could make by stopping preemptible jobs of no higher priority of tenants
-        richer than its own (per unit of weight); whether it may is `preemption.fair_to_stop`."""
+        richer than its own (per unit of weight); why it may not, if so, is `preemption.unfair`."""
         floor = preemption.per_weight(snapshot, job.tenant_id, cycle.placed_compute.get(job.tenant_id, 0.0))
         richer: dict[str, bool] = {}
 
@@ -371,6 +378,12 @@ class Suanli:
             return richer[r.tenant_id]
 
         return preemption.plan(cycle, job, [r for r in movable if fair(r)], math.inf)
+
+
+def _tell(notes: dict[str, str], job_id: str, text: str) -> None:
+    """Give a waiting job a line of its own, after the one it has (its reservation), if any."""
+    mine = notes.get(job_id)
+    notes[job_id] = f"{mine}; {text}" if mine else f"waiting: {text}"
 
 
 def _revisit_at(snapshot: Snapshot, waiting: Sequence[PendingJob], now: datetime) -> datetime | None:
