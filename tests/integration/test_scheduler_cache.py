@@ -114,6 +114,16 @@ def test_recent_demand_counts_each_restricted_job_once_and_spreads_it_over_its_m
     npu = next(m for m in demand if "910B" in m)
     assert demand[npu] == pytest.approx(24, rel=1e-3)  # 3 jobs x 8 cards; the 3-model job adds nothing
     assert demand["A100"] == pytest.approx(2, rel=1e-3) and demand["H800"] == pytest.approx(2, rel=1e-3)
+    # every job also counts once, whole, under the set of models it accepts (what contention reads)
+    asked = scheduler.cache.snapshot([], clock.now()).asked
+    assert asked == pytest.approx(
+        {
+            frozenset({npu}): 24,
+            frozenset({"A100", "H800"}): 4,
+            frozenset({"A100", "H800", npu}): 1,
+        },
+        rel=1e-3,
+    )
 
 
 def _second_h800_job_reserved(city: City, clock) -> tuple[Scheduler, str]:

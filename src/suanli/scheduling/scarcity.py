@@ -32,6 +32,9 @@ from suanli.scheduling.snapshot import PendingJob, PoolState, Snapshot
 
 RESTRICTED = 2  # a job that accepts at most this many accelerator models adds to their recent demand
 PACKING_SLACK = 0.5  # a part-node job takes a used node over a whole free one if it finishes at most this much later
+LASTING_S = 86_400  # a job expected to hold its cards longer than this (a day) is lasting: see Contention
+LASTING_SLACK = 0.5  # a lasting job moves to a less contended model if it finishes at most this much later
+CONTENTION_RATIO = 0.5  # ... where the models' contention is at most this share of the chosen model's
 
 
 class Choice(Protocol):
@@ -156,3 +159,60 @@ def pressure(snapshot: Snapshot) -> dict[str, float]:
     ratio = {m: snapshot.demand.get(m, 0.0) / c for m, c in capacity.items() if c > 0}
     top = max(ratio.values(), default=0.0)
     return {m: r / top for m, r in ratio.items()} if top > 0 else {}
+
+
+class Contention:
+    """Who else recently asked for each model, from a lasting job's point of view.
+
+    A job that holds its cards for days where jobs with fewer alternatives will want them (CUDA-only code
+    beside code that also builds for CANN or DTK, say) leaves those jobs waiting for days. A model's
+    *contention* for a job accepting models O is the units recently asked for (decayed, `Snapshot.asked`) by
+    jobs that accept that model but not all of O, each job's units spread evenly over the models it accepts,
+    per card of the model in the city. Jobs that can go wherever this one can are not counted."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.asked = snapshot.asked
+        self.cards: dict[str, float] = {}
+        for pool in snapshot.pools:
+            if not pool.is_cpu:
+                self.cards[pool.model] = self.cards.get(pool.model, 0.0) + len(pool.free) * pool.accelerators_per_node
+        self._of: dict[frozenset[str], dict[str, float]] = {}
+
+    def of(self, job: PendingJob) -> dict[str, float]:
+        """Each of the job's models' contention (absent: none)."""
+        options = frozenset(o.model for o in job.request.options)
+        known = self._of.get(options)
+        if known is None:
+            units: dict[str, float] = {}
+            for models, asked in self.asked.items():
+                if models >= options:
+                    continue
+                share = asked / len(models)
+                for model in models & options:
+                    units[model] = units.get(model, 0.0) + share
+            known = self._of[options] = {m: u / self.cards[m] for m, u in units.items() if self.cards.get(m)}
+        return known
+
+    def lighter(
+        self, job: PendingJob, chosen: C, options: Sequence[C], pressed: dict[str, float] | None = None
+    ) -> C | None:
+        """For a lasting job: an option on a model at most CONTENTION_RATIO of the chosen one's contention and
+        no more in demand by restricted jobs (`pressed`), finishing at most LASTING_SLACK later; the least
+        contended, then the soonest. None if the job is not lasting or there is none."""
+        if chosen.runtime <= LASTING_S or not self.asked:
+            return None
+        contention = self.of(job)
+        base = contention.get(chosen.pool.model, 0.0)
+        if base <= 0:
+            return None
+        pressed = pressed or {}
+        limit = chosen.runtime * (1 + LASTING_SLACK)
+        most = pressed.get(chosen.pool.model, 0.0)
+        kept = [
+            o
+            for o in options
+            if o.runtime <= limit
+            and contention.get(o.pool.model, 0.0) <= base * CONTENTION_RATIO
+            and pressed.get(o.pool.model, 0.0) <= most * CONTENTION_RATIO
+        ]
+        return min(kept, key=lambda o: (contention.get(o.pool.model, 0.0), o.runtime, o.pool.pool_id), default=None)

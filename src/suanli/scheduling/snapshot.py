@@ -104,6 +104,8 @@ class Snapshot:
     budgets: Mapping[str, Decimal] = field(default_factory=dict)
     # recent demand per model, each job's units spread evenly over the models it accepts (decayed)
     demand: Mapping[str, float] = field(default_factory=dict)
+    # recent units asked for by every job with accelerators, per set of models it accepts (decayed)
+    asked: Mapping[frozenset[str], float] = field(default_factory=dict)
     # the pool each waiting job held a reservation in at the last cycle (the scheduler remembers it)
     reserved: Mapping[str, str] = field(default_factory=dict)
 

@@ -57,6 +57,7 @@ class SchedulerCache:
         self.usage: dict[str, tuple[float, datetime]] = {}  # tenant -> (decayed usage, as of)
         self.history = RuntimeHistory()
         self.demand: dict[str, tuple[float, datetime]] = {}  # model -> (decayed units asked for, as of)
+        self.asked: dict[frozenset[str], tuple[float, datetime]] = {}  # models accepted -> (decayed units, as of)
         self.demanded: set[str] = set()  # pending jobs already counted in `demand`
         self.speeds: dict[str, float] = {}  # model -> nameplate TFLOPS
         self.cpu_models: tuple[str, ...] = ()
@@ -201,8 +202,12 @@ class SchedulerCache:
         if job.job_id in self.demanded:
             return
         self.demanded.add(job.job_id)
-        models = {o.model for o in job.request.options}
-        if not models or len(models) > RESTRICTED:
+        models = frozenset(o.model for o in job.request.options)
+        if not models:
+            return
+        value, at = self.asked.get(models, (0.0, now))
+        self.asked[models] = (decay(value, (now - at).total_seconds(), self.half_life_s) + job.request.size, now)
+        if len(models) > RESTRICTED:
             return
         size = job.request.size / len(models)
         for model in models:
@@ -291,6 +296,7 @@ class SchedulerCache:
                 self._free[pool.pool_id] = (key, free)
             filled.append(replace(pool, free=free))
         demand = {m: decay(v, (now - at).total_seconds(), self.half_life_s) for m, (v, at) in self.demand.items()}
+        asked = {s: decay(v, (now - at).total_seconds(), self.half_life_s) for s, (v, at) in self.asked.items()}
         reserved = {j: pool for j, pool in self.reserved.items() if j in self.pending}
         running = tuple(a.running for a in self.allocs.values())
         if stopping:
@@ -300,6 +306,7 @@ class SchedulerCache:
             running,
             self.shares(now),
             demand=demand,
+            asked=asked,
             reserved=reserved,
         )
 

@@ -52,7 +52,7 @@ from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, Rea
 from suanli.scheduling.evaluate import Cycle, Shapes, by_shape
 from suanli.scheduling.order import lexorder
 from suanli.scheduling.policies import register
-from suanli.scheduling.scarcity import Scarcity, pressure
+from suanli.scheduling.scarcity import Contention, Scarcity, pressure
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
 
 RESERVE_TOP = 8
@@ -116,6 +116,7 @@ class Suanli:
         lead: dict[str, dict[str, PoolReason]] = {}
         notes: dict[str, str] = {}
         scarcity = Scarcity(cycle, shapes)
+        contention = Contention(snapshot)
         pressed = pressure(snapshot)
         checked, shortest = -1, None  # Cycle.marks when last checked for the end; each shape's shortest job
         for index, job in enumerate(ranked):
@@ -148,7 +149,9 @@ class Suanli:
                 packed = scarcity.instead_of_breaking(job, best, choices, pressed)
                 instead = best if packed else None
                 best = _fastest_then_cheapest(packed, pressed) or best
-                explanation = _why(job, best, choices, len(options) - len(spared), instead)
+                lighter = contention.lighter(job, best, choices, pressed)
+                explanation = _why(job, lighter or best, choices, len(options) - len(spared), instead, best)
+                best = lighter or best
                 cycle.place(job, best.pool, best.nodes, explanation)
                 scarcity.placed(job, best.pool)
                 continue
@@ -535,11 +538,16 @@ def _weighted(cost: Decimal, pressure: float) -> Decimal:
 
 
 def _why(
-    job: PendingJob, chosen: Option, options: Sequence[Option], spared: int = 0, instead: Option | None = None
+    job: PendingJob,
+    chosen: Option,
+    options: Sequence[Option],
+    spared: int = 0,
+    instead: Option | None = None,
+    passed: Option | None = None,
 ) -> str:
     """Why this pool: its runtime and price, how it compares with the other pools with room, and what it
     leaves to others (`spared` pools kept for captive jobs; `instead`, the pool it passed over so as not to
-    break a whole free node there)."""
+    break a whole free node there; `passed`, the one a lasting job left to jobs with fewer alternatives)."""
     unit = "core-hour" if chosen.pool.is_cpu else "accelerator-hour"
     price = format_price(chosen.pool.price_for(job.preemptible) or Decimal(0))
     hours = chosen.runtime / 3600
@@ -553,6 +561,11 @@ def _why(
         text += _compared(chosen, options)
     if spared:
         text += f"; {spared} pool(s) left to waiting jobs that can run nowhere else"
+    if passed is not None and passed is not chosen:
+        text += (
+            f"; it holds its cards for ~{chosen.runtime / 86400:.1f} days, so {passed.pool.label} "
+            f"({passed.pool.model}, ~{passed.runtime / 3600:.1f} h) is left to jobs that can use fewer models"
+        )
     return text
 
 
