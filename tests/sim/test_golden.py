@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
 
 GOLDEN = {  # policy: (mean JCT s, p95 queueing delay s, total cost CNY, Jain, finished)
-    "suanli": (194890.0, 94.0, "919328.73", 0.6672, 400),  # 2026-11-23: gain learned per tenant
+    "suanli": (196449.7, 94.0, "1013016.38", 0.6673, 400),  # 2026-12-04: lasting jobs weigh contention
     "slurm": (301461.6, 56.0, "889515.89", 1.0, 400),
     "fifo": (301461.4, 56.0, "889516.51", 1.0, 400),
     "cheapest": (339529.5, 56.0, "687358.41", 1.0, 400),
