@@ -22,7 +22,7 @@ no pool has a free node left for the jobs that need whole ones.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
@@ -149,14 +149,30 @@ def _needs_whole(job: PendingJob, pool: PoolState) -> bool:
     return not pool.is_cpu and fit.demand_per_node(job, pool)[0] >= pool.accelerators_per_node
 
 
-def pressure(snapshot: Snapshot) -> dict[str, float]:
-    """Recent demand on each model relative to its capacity, scaled so the most pressed model is 1."""
-    capacity: dict[str, float] = {}
+def units_per_model(snapshot: Snapshot) -> dict[str, float]:
+    """The city's units of each model: accelerators, or nodes of a CPU pool."""
+    units: dict[str, float] = {}
     for pool in snapshot.pools:
-        capacity[pool.model] = capacity.get(pool.model, 0.0) + (
+        units[pool.model] = units.get(pool.model, 0.0) + (
             len(pool.free) if pool.is_cpu else len(pool.free) * pool.accelerators_per_node
         )
-    ratio = {m: snapshot.demand.get(m, 0.0) / c for m, c in capacity.items() if c > 0}
+    return units
+
+
+def restricted_demand(asked: Mapping[frozenset[str], float]) -> dict[str, float]:
+    """Recent demand per model from jobs that accept at most RESTRICTED models, each job's units spread
+    evenly over its models (`asked`: recent units per set of accepted models, as `Snapshot.asked`)."""
+    demand: dict[str, float] = {}
+    for models, units in asked.items():
+        if len(models) <= RESTRICTED:
+            for model in models:
+                demand[model] = demand.get(model, 0.0) + units / len(models)
+    return demand
+
+
+def pressure(snapshot: Snapshot) -> dict[str, float]:
+    """Recent demand on each model relative to its capacity, scaled so the most pressed model is 1."""
+    ratio = {m: snapshot.demand.get(m, 0.0) / c for m, c in units_per_model(snapshot).items() if c > 0}
     top = max(ratio.values(), default=0.0)
     return {m: r / top for m, r in ratio.items()} if top > 0 else {}
 
@@ -172,10 +188,7 @@ class Contention:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.asked = snapshot.asked
-        self.cards: dict[str, float] = {}
-        for pool in snapshot.pools:
-            if not pool.is_cpu:
-                self.cards[pool.model] = self.cards.get(pool.model, 0.0) + len(pool.free) * pool.accelerators_per_node
+        self.cards = units_per_model(snapshot)
         self._of: dict[frozenset[str], dict[str, float]] = {}
 
     def of(self, job: PendingJob) -> dict[str, float]:

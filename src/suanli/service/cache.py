@@ -24,7 +24,7 @@ from suanli.domain.tenants import Tenant
 from suanli.ports import UnitOfWork
 from suanli.scheduling.estimates import RuntimeHistory, estimate
 from suanli.scheduling.fairness import REFERENCE_TFLOPS, TenantShare, decay, standard_compute
-from suanli.scheduling.scarcity import RESTRICTED
+from suanli.scheduling.scarcity import restricted_demand
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState, RunningJob, Snapshot
 
 
@@ -56,9 +56,8 @@ class SchedulerCache:
         self.tenants: dict[str, Tenant] = {}
         self.usage: dict[str, tuple[float, datetime]] = {}  # tenant -> (decayed usage, as of)
         self.history = RuntimeHistory()
-        self.demand: dict[str, tuple[float, datetime]] = {}  # model -> (decayed units asked for, as of)
         self.asked: dict[frozenset[str], tuple[float, datetime]] = {}  # models accepted -> (decayed units, as of)
-        self.demanded: set[str] = set()  # pending jobs already counted in `demand`
+        self.demanded: set[str] = set()  # pending jobs already counted in `asked`
         self.speeds: dict[str, float] = {}  # model -> nameplate TFLOPS
         self.cpu_models: tuple[str, ...] = ()
         self.pool_cpus: dict[str, int] = {}  # pool -> CPUs per node (to rate CPU jobs)
@@ -207,12 +206,6 @@ class SchedulerCache:
             return
         value, at = self.asked.get(models, (0.0, now))
         self.asked[models] = (decay(value, (now - at).total_seconds(), self.half_life_s) + job.request.size, now)
-        if len(models) > RESTRICTED:
-            return
-        size = job.request.size / len(models)
-        for model in models:
-            value, at = self.demand.get(model, (0.0, now))
-            self.demand[model] = (decay(value, (now - at).total_seconds(), self.half_life_s) + size, now)
 
     def _running(self, job: Job, attempt: Attempt) -> RunningJob:
         started = attempt.started_at or attempt.leased_at or attempt.placed_at
@@ -295,7 +288,6 @@ class SchedulerCache:
                 )
                 self._free[pool.pool_id] = (key, free)
             filled.append(replace(pool, free=free))
-        demand = {m: decay(v, (now - at).total_seconds(), self.half_life_s) for m, (v, at) in self.demand.items()}
         asked = {s: decay(v, (now - at).total_seconds(), self.half_life_s) for s, (v, at) in self.asked.items()}
         reserved = {j: pool for j, pool in self.reserved.items() if j in self.pending}
         running = tuple(a.running for a in self.allocs.values())
@@ -305,7 +297,7 @@ class SchedulerCache:
             tuple(filled),
             running,
             self.shares(now),
-            demand=demand,
+            demand=restricted_demand(asked),
             asked=asked,
             reserved=reserved,
         )

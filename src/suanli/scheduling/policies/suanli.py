@@ -150,8 +150,8 @@ class Suanli:
                 instead = best if packed else None
                 best = _fastest_then_cheapest(packed, pressed) or best
                 lighter = contention.lighter(job, best, choices, pressed)
-                explanation = _why(job, lighter or best, choices, len(options) - len(spared), instead, best)
-                best = lighter or best
+                passed, best = (best, lighter) if lighter is not None else (None, best)
+                explanation = _why(job, best, choices, len(options) - len(spared), instead, passed)
                 cycle.place(job, best.pool, best.nodes, explanation)
                 scarcity.placed(job, best.pool)
                 continue
@@ -561,7 +561,7 @@ def _why(
         text += _compared(chosen, options)
     if spared:
         text += f"; {spared} pool(s) left to waiting jobs that can run nowhere else"
-    if passed is not None and passed is not chosen:
+    if passed is not None:
         text += (
             f"; it holds its cards for ~{chosen.runtime / 86400:.1f} days, so {passed.pool.label} "
             f"({passed.pool.model}, ~{passed.runtime / 3600:.1f} h) is left to jobs that can use fewer models"
