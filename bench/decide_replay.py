@@ -23,11 +23,12 @@ import pickle
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 from suanli import scheduling
+from suanli.scheduling.decisions import CycleResult
 from suanli.scheduling.policies import policy_names
 from suanli.scheduling.snapshot import PendingJob, Snapshot
 from suanli.sim.city import load_city
@@ -35,7 +36,7 @@ from suanli.sim.engine import Simulation
 from suanli.sim.traces import load_trace, traces_root
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sim_speed import repeated  # noqa: E402 - a sibling script, not a package
+from sim_speed import repeated, wrapped_decide  # noqa: E402 - a sibling script, not a package
 
 Case = tuple[Snapshot, list[PendingJob], datetime]
 BUCKETS = [(0, 0), (1, 9), (10, 99), (100, 999), (1000, None)]
@@ -44,19 +45,19 @@ BUCKETS = [(0, 0), (1, 9), (10, 99), (100, 999), (1000, None)]
 @contextlib.contextmanager
 def recording(cases: list[Case], every: int) -> Iterator[None]:
     """Keep every `every`-th input the scheduler hands to `decide` while the block runs."""
-    decide, seen = scheduling.decide, [0]
+    seen = [0]
 
-    def keep(snapshot: Snapshot, pending: list[PendingJob], policy: str, now: datetime):  # type: ignore[no-untyped-def]
-        if seen[0] % every == 0:
-            cases.append((snapshot, list(pending), now))
-        seen[0] += 1
-        return decide(snapshot, pending, policy, now)
+    def keeping(decide: Callable[..., CycleResult]) -> Callable[..., CycleResult]:
+        def keep(snapshot: Snapshot, pending: list[PendingJob], policy: str, now: datetime) -> CycleResult:
+            if seen[0] % every == 0:
+                cases.append((snapshot, list(pending), now))
+            seen[0] += 1
+            return decide(snapshot, pending, policy, now)
 
-    scheduling.decide = keep  # type: ignore[assignment]
-    try:
+        return keep
+
+    with wrapped_decide(keeping):
         yield
-    finally:
-        scheduling.decide = decide
 
 
 def record(trace_name: str, jobs: int, every: int, traces: Path | None) -> list[Case]:
@@ -111,11 +112,12 @@ def main() -> None:
                 pickle.dump(cases, f)
     waiting = [len(pending) for _, pending, _ in cases]
     print(f"jobs waiting per cycle: mean {statistics.mean(waiting):.0f}, max {max(waiting):,}\n")
-    print("| policy | ms per cycle (mean) | p50 | p95 | max | total s | ratio to suanli | decisions |")
+    policies = args.policies.split(",")
+    print(f"| policy | ms per cycle (mean) | p50 | p95 | max | total s | ratio to {policies[0]} | decisions |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     reference = None
     per_cycle: dict[str, list[float]] = {}
-    for policy in args.policies.split(","):
+    for policy in policies:
         seconds, fingerprint = time_policy(cases, policy, args.repeat)
         per_cycle[policy] = seconds
         total = sum(seconds)
@@ -125,7 +127,7 @@ def main() -> None:
             f"| {policy} | {statistics.mean(ms):.2f} | {ms[len(ms) // 2]:.2f} | {ms[int(0.95 * (len(ms) - 1))]:.2f} "
             f"| {ms[-1]:.1f} | {total:.2f} | {total / reference:.2f} | {fingerprint} |"
         )
-    first = next(iter(per_cycle))
+    first = policies[0]
     print(f"\n{first}, by how many jobs waited:\n")
     print("| jobs waiting | cycles | ms per cycle |")
     print("|---|---:|---:|")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from suanli import scheduling
 from suanli.sim.city import load_city
@@ -61,22 +62,33 @@ def main() -> None:
 
 
 @contextlib.contextmanager
-def timing_decide() -> Iterator[list[float]]:
-    """Add up the seconds spent in `scheduling.decide` while the block runs (the list's one item)."""
-    decide, spent = scheduling.decide, [0.0]
-
-    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        try:
-            return decide(*args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - started
-
-    scheduling.decide = timed  # type: ignore[assignment]
+def wrapped_decide(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Iterator[None]:
+    """While the block runs, the scheduler calls `wrap(decide)` in place of `scheduling.decide`."""
+    decide = scheduling.decide
+    scheduling.decide = wrap(decide)  # type: ignore[assignment]
     try:
-        yield spent
+        yield
     finally:
         scheduling.decide = decide
+
+
+@contextlib.contextmanager
+def timing_decide() -> Iterator[list[float]]:
+    """Add up the seconds spent in `scheduling.decide` while the block runs (the list's one item)."""
+    spent = [0.0]
+
+    def timing(decide: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return decide(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - started
+
+        return timed
+
+    with wrapped_decide(timing):
+        yield spent
 
 
 if __name__ == "__main__":
