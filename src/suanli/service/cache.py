@@ -56,6 +56,8 @@ class SchedulerCache:
         self.tenants: dict[str, Tenant] = {}
         self.usage: dict[str, tuple[float, datetime]] = {}  # tenant -> (decayed usage, as of)
         self.history = RuntimeHistory()
+        # tenant -> (name, max_runtime, models, service) -> expected seconds per model, until the tenant's history grows
+        self._estimates: dict[str, dict[tuple[object, ...], dict[str, float]]] = {}
         self.asked: dict[frozenset[str], tuple[float, datetime]] = {}  # models accepted -> (decayed units, as of)
         self.demanded: set[str] = set()  # pending jobs already counted in `asked`
         self.speeds: dict[str, float] = {}  # model -> nameplate TFLOPS
@@ -63,7 +65,8 @@ class SchedulerCache:
         self.pool_cpus: dict[str, int] = {}  # pool -> CPUs per node (to rate CPU jobs)
         self.reserved: dict[str, str] = {}  # waiting job -> the pool it held a reservation in at the last cycle
         self._changes: dict[str, int] = {}  # pool id -> how many times what is used there changed
-        self._free: dict[str, tuple[tuple[object, ...], tuple[NodeFree, ...]]] = {}  # pool id -> (key, free nodes)
+        # pool id -> (key, free nodes, the template, the pool as decide saw it)
+        self._free: dict[str, tuple[tuple[object, ...], tuple[NodeFree, ...], PoolState, PoolState]] = {}
         self.full_rebuilds = 0
 
     # ---------------------------------------------------------------------------- keeping in step
@@ -90,6 +93,7 @@ class SchedulerCache:
         if not self.speeds or len(self.speeds) != len(catalogue.models):
             self.speeds = {m.id: float(m.fp16_tflops) for m in catalogue.models}
             self.cpu_models = tuple(sorted(m.id for m in catalogue.models if m.is_cpu))
+            self._estimates.clear()
 
     def rebuild(self, uow: UnitOfWork, catalogue: Catalogue, now: datetime) -> None:
         self._learn(catalogue)
@@ -139,6 +143,7 @@ class SchedulerCache:
         models = [o.model for o in job.spec.resources.accelerators] or list(self.cpu_models)
         known = [m for m in models if m in self.speeds]
         slowest = min(known, key=lambda m: self.speeds[m]) if known else None
+        self._estimates.pop(job.tenant_id, None)
         self.history.observe(
             job.tenant_id,
             job.name,
@@ -192,10 +197,18 @@ class SchedulerCache:
         )
 
     def _estimate(self, job: Job, models: list[str]) -> dict[str, float]:
-        """Expected seconds on each model, from the runtime history."""
+        """Expected seconds on each model, from the runtime history (kept per tenant until its history grows:
+        a job is estimated again at each of its state changes, and its tenant's other jobs ask alike)."""
         spec = job.spec
         service = spec.kind is JobKind.SERVICE
-        return estimate(job.tenant_id, job.name, spec.max_runtime, models, self.speeds, self.history, service=service)
+        known = self._estimates.setdefault(job.tenant_id, {})
+        key = (job.name, spec.max_runtime, tuple(models), service)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = estimate(
+                job.tenant_id, job.name, spec.max_runtime, models, self.speeds, self.history, service=service
+            )
+        return found
 
     def _demand(self, job: PendingJob, now: datetime) -> None:
         if job.job_id in self.demanded:
@@ -279,15 +292,21 @@ class SchedulerCache:
             key = (up, a, c, m, self._changes.get(pool.pool_id, 0))
             known = self._free.get(pool.pool_id)
             if known is not None and known[0] == key:
-                free = known[1]  # nothing started or ended there since: the same nodes (decide only reads them)
+                # nothing started or ended there since: the same nodes (decide only reads them), and the same
+                # pool if its template is the one of last time
+                if known[2] is pool:
+                    filled.append(known[3])
+                    continue
+                free = known[1]
             else:
                 used = self.used.get(pool.pool_id, {})
                 free = tuple(
                     NodeFree(a - int(u[0]), c - u[1], m - u[2]) if (u := used.get(i)) else NodeFree(a, c, m)
                     for i in range(up)
                 )
-                self._free[pool.pool_id] = (key, free)
-            filled.append(replace(pool, free=free))
+            state = replace(pool, free=free)
+            self._free[pool.pool_id] = (key, free, pool, state)
+            filled.append(state)
         asked = {s: decay(v, (now - at).total_seconds(), self.half_life_s) for s, (v, at) in self.asked.items()}
         reserved = {j: pool for j, pool in self.reserved.items() if j in self.pending}
         running = tuple(a.running for a in self.allocs.values())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from suanli.domain.jobs.model import Attempt, Job, JobEvent
 from suanli.domain.jobs.states import PENDING, TERMINAL, JobState, check_transition
+from suanli.domain.records import replaced
 from suanli.ports import UnitOfWork
 
 # Attempt states that are final for the attempt (the job may go on with a new attempt).
@@ -32,10 +32,10 @@ def move(
         fields.setdefault("finished_at", now)
     if to not in PENDING:
         fields.setdefault("pending_reasons", ())
-    updated = replace(job, **fields)  # type: ignore[arg-type]
+    updated = replaced(job, **fields)
     event = JobEvent(job.id, now, job.state, to, reason, actor, updated.attempts or None)
     uow.jobs.transition(job, updated, event)
-    updated = replace(updated, version=job.version + 1)
+    updated = replaced(updated, version=job.version + 1)
     if job.state not in PENDING and job.attempts:
         _sync_attempt(uow, job, attempt_state or to, reason, now)
     return updated
@@ -53,10 +53,10 @@ def _sync_attempt(uow: UnitOfWork, job: Job, to: JobState, reason: str, now: dat
         changes["reason"] = attempt.reason or reason
     if state is JobState.RUNNING and attempt.started_at is None:
         changes["started_at"] = now
-    uow.attempts.update(replace(attempt, **changes))  # type: ignore[arg-type]
+    uow.attempts.update(replaced(attempt, **changes))
 
 
 def update_attempt(uow: UnitOfWork, attempt: Attempt, **changes: object) -> Attempt:
-    updated = replace(attempt, **changes)  # type: ignore[arg-type]
+    updated = replaced(attempt, **changes)
     uow.attempts.update(updated)
     return updated

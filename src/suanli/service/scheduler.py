@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from suanli import scheduling
-from suanli.domain.accelerators import Catalogue
-from suanli.domain.centres import Centre, CentreStatus, PriceCard, price_in_effect
+from suanli.domain.accelerators import AcceleratorModel, Catalogue
+from suanli.domain.centres import Centre, CentreStatus, Pool, PriceCard, price_in_effect
 from suanli.domain.errors import Conflict, InvalidTransition
 from suanli.domain.jobs.model import Attempt, Job, Outcome, attempt_id, judge_outcome
 from suanli.domain.jobs.states import HOLDS_CAPACITY, JobState
+from suanli.domain.records import replaced
 from suanli.ports import UnitOfWork
 from suanli.scheduling.decisions import CycleResult, Placement, PoolReason, Preemption, ReasonCode
 from suanli.scheduling.snapshot import NodeFree, PendingJob, PoolState
@@ -50,7 +51,8 @@ def pool_templates(
     uow: UnitOfWork, now: datetime, heartbeat_timeout: timedelta, catalogue: Catalogue
 ) -> list[PoolState]:
     """Every pool with its shape, its centre's status and its price in effect; `free` lists one full node
-    per node up (the cache subtracts what is in use)."""
+    per node up (the cache subtracts what is in use). A pool whose inputs are as they were last time gives
+    the same (immutable) template again: the cycle and every submission ask, and little changes between."""
     centres = {c.id: c for c in uow.centres.list()}
     cards: dict[str, list[PriceCard]] = {}
     for card in uow.prices.list():
@@ -61,31 +63,48 @@ def pool_templates(
         model = catalogue.get(pool.model)
         if model is None:
             continue
-        up = pool.nodes if pool.nodes_up is None else max(0, min(pool.nodes, pool.nodes_up))
         card = price_in_effect(cards.get(pool.id, []), now)
-        full = NodeFree(pool.accelerators_per_node, pool.cpus_per_node, pool.memory_gib_per_node)
-        states.append(
-            PoolState(
-                pool_id=pool.id,
-                pool_name=pool.name,
-                centre_id=centre.id,
-                centre_name=centre.name,
-                model=model.id,
-                stack=model.stack,
-                accelerators_per_node=pool.accelerators_per_node,
-                cpus_per_node=pool.cpus_per_node,
-                memory_gib_per_node=pool.memory_gib_per_node,
-                node_count=pool.nodes,
-                free=(full,) * up,
-                centre_status=centre.status(now, heartbeat_timeout),
-                enabled=pool.enabled,
-                price=card.price if card else None,
-                price_card_id=card.id if card else None,
-                preemptible_discount=card.preemptible_discount if card else Decimal(0),
-                fp16_tflops=float(model.fp16_tflops),
-            )
-        )
+        inputs = (pool, centre.name, centre.status(now, heartbeat_timeout), card, model)
+        known = _TEMPLATES.get(pool.id)
+        if known is not None and known[0] == inputs:
+            states.append(known[1])
+            continue
+        if len(_TEMPLATES) >= _TEMPLATES_KEPT:
+            _TEMPLATES.clear()
+        state = _template(*inputs, centre_id=centre.id)
+        _TEMPLATES[pool.id] = (inputs, state)
+        states.append(state)
     return states
+
+
+_TEMPLATES: dict[str, tuple[tuple[object, ...], PoolState]] = {}  # pool id -> (inputs, template)
+_TEMPLATES_KEPT = 10_000
+
+
+def _template(
+    pool: Pool, centre_name: str, status: CentreStatus, card: PriceCard | None, model: AcceleratorModel, centre_id: str
+) -> PoolState:
+    up = pool.nodes if pool.nodes_up is None else max(0, min(pool.nodes, pool.nodes_up))
+    full = NodeFree(pool.accelerators_per_node, pool.cpus_per_node, pool.memory_gib_per_node)
+    return PoolState(
+        pool_id=pool.id,
+        pool_name=pool.name,
+        centre_id=centre_id,
+        centre_name=centre_name,
+        model=model.id,
+        stack=model.stack,
+        accelerators_per_node=pool.accelerators_per_node,
+        cpus_per_node=pool.cpus_per_node,
+        memory_gib_per_node=pool.memory_gib_per_node,
+        node_count=pool.nodes,
+        free=(full,) * up,
+        centre_status=status,
+        enabled=pool.enabled,
+        price=card.price if card else None,
+        price_card_id=card.id if card else None,
+        preemptible_discount=card.preemptible_discount if card else Decimal(0),
+        fp16_tflops=float(model.fp16_tflops),
+    )
 
 
 class Scheduler:
@@ -322,7 +341,8 @@ def _preempt(uow: UnitOfWork, preemption: Preemption, now: datetime) -> bool:
         if job.state not in (JobState.STARTING, JobState.RUNNING):
             return False
         uow.jobs.update_fields(
-            job, replace(job, preempt_requested_at=now, updated_at=now, state_reason=f"preempting: {preemption.reason}")
+            job,
+            replaced(job, preempt_requested_at=now, updated_at=now, state_reason=f"preempting: {preemption.reason}"),
         )
     except (Conflict, InvalidTransition):
         return False
@@ -337,7 +357,7 @@ def _note(uow: UnitOfWork, job_id: str, note: str, only_if_noted: bool = False) 
     if only_if_noted and not job.state_reason.startswith(NOTE_PREFIX):
         return
     try:
-        uow.jobs.update_fields(job, replace(job, state_reason=note))
+        uow.jobs.update_fields(job, replaced(job, state_reason=note))
     except Conflict:
         pass
 

@@ -3,7 +3,7 @@ dicts) the HTTP protocol gives: the simulator runs the real `Agent` loop without
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
@@ -11,9 +11,13 @@ from suanli.domain.tenants import Principal
 from suanli.service import agents
 from suanli.service.context import Context
 
+_FIELDS = tuple(f.name for f in fields(agents.Assignment))
+
 
 def _assignment(a: agents.Assignment) -> dict[str, Any]:
-    data = asdict(a)
+    # what the JSON answer would hold: plain values, and copies of the two mappings (no deep `asdict`)
+    data = {name: getattr(a, name) for name in _FIELDS}
+    data["envs"], data["files"] = dict(a.envs), dict(a.files)
     data["stack"] = a.stack.value
     data["state"] = a.state.value
     data["node_indices"] = list(a.node_indices)

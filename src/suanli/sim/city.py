@@ -252,6 +252,7 @@ class Workload:
         self.fit = fit
         self.catalogue = catalogue
         self.seed = seed
+        self._stacks: dict[str, set[Stack]] = {}  # tenant -> stacks its code runs on (drawn once per tenant)
         self.city_models = sorted(
             {p.model for c in city for p in c.pools if not (m := catalogue.get(p.model)) or not m.is_cpu},
             key=lambda m: -catalogue.get(m).fp16_tflops,
@@ -280,12 +281,20 @@ class Workload:
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
 
     def stacks(self, tenant: str) -> set[Stack]:
-        rng = self._rng("stacks", tenant)
-        allowed = {Stack.CUDA}
-        for stack, share in sorted(self.fit.portability.items()):
-            if rng.random() < share:
-                allowed.add(Stack(stack))
-        return allowed
+        known = self._stacks.get(tenant)
+        if known is None:
+            rng = self._rng("stacks", tenant)
+            known = {Stack.CUDA}
+            for stack, share in sorted(self.fit.portability.items()):
+                if rng.random() < share:
+                    known.add(Stack(stack))
+            self._stacks[tenant] = known
+        return set(known)
+
+    def _gamma(self, key: str) -> float:
+        """Job `key`'s speed-up exponent (drawn once per job: the same on every model)."""
+        lo, hi = self.fit.speed_exponent
+        return self._rng("speed", key).uniform(lo, hi)
 
     def _fit(self, job: TraceJob) -> SimJob:
         nodes, per_node = gang_shape(job.gpus) if job.gpus else (1, 0)
@@ -298,7 +307,8 @@ class Workload:
                 if self.catalogue.get(m).stack in allowed  # type: ignore[union-attr]
                 and self._admits(job, m)
             )
-        runtime = {m: self._runtime(job, m) for m in models} if models else {"CPU-X86": self._runtime(job, None)}
+        gamma = self._gamma(job.key) if models and not job.rates and job.duration is not None else None
+        runtime = {m: self._runtime(job, m, gamma) for m in models} if models else {"CPU-X86": self._runtime(job, None)}
         slowest = max(runtime.values())
         return SimJob(job, nodes, per_node, models, runtime, self._walltime(job, slowest), job.preemptible)
 
@@ -309,7 +319,7 @@ class Workload:
             return model in self.fit.types
         return True
 
-    def _runtime(self, job: TraceJob, model: str | None) -> float:
+    def _runtime(self, job: TraceJob, model: str | None, gamma: float | None = None) -> float:
         if job.rates and model is not None:
             gavel_type, factor = self.fit.types[model]
             return float(job.work or 0) / (job.rates[str(gavel_type)] * float(factor))
@@ -319,8 +329,8 @@ class Workload:
             return job.duration
         reference = self.catalogue.get(self.fit.reference)
         target = self.catalogue.get(model)
-        lo, hi = self.fit.speed_exponent
-        gamma = self._rng("speed", job.key).uniform(lo, hi)
+        if gamma is None:
+            gamma = self._gamma(job.key)
         ratio = float(target.fp16_tflops / reference.fp16_tflops) if target and reference else 1.0  # type: ignore[union-attr]
         return job.duration / (ratio**gamma)
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from suanli.domain.accelerators import AcceleratorModel
 from suanli.domain.centres import Centre, Pool, PriceCard
@@ -20,6 +21,7 @@ from suanli.domain.errors import AlreadyExists, Conflict
 from suanli.domain.jobs.model import Attempt, Job, JobEvent
 from suanli.domain.jobs.states import HOLDS_CAPACITY, JobState
 from suanli.domain.ledger import Entry
+from suanli.domain.records import replaced
 from suanli.domain.tenants import ApiToken, Tenant, User
 from suanli.ports import JobFilter, UsageRecord
 from suanli.store.memory_base import _Journal, _put, _Repo, _unique
@@ -192,7 +194,7 @@ class MemCentreRepo(_Repo):
     def heartbeat(self, centre_id: str, at: datetime, agent_info: dict[str, object]) -> None:
         old = self.d.centres.get(centre_id)
         if old is not None:
-            _put(self.j, self.d.centres, centre_id, replace(old, last_heartbeat_at=at, agent_info=dict(agent_info)))
+            _put(self.j, self.d.centres, centre_id, replaced(old, last_heartbeat_at=at, agent_info=dict(agent_info)))
 
 
 class MemPoolRepo(_Repo):
@@ -321,7 +323,7 @@ class MemJobRepo(_Repo):
         current = self.d.jobs.get(job.id)
         if current is None or current.version != job.version:
             raise Conflict(f"job {job.id} changed while this request was handled; retry")
-        stored = replace(
+        stored = replaced(
             to,
             id=current.id,
             tenant_id=current.tenant_id,
@@ -421,7 +423,7 @@ class MemAttemptRepo(_Repo):
         old = self.d.attempts.get(attempt.id)
         if old is None:
             return
-        stored = replace(
+        stored = replaced(
             old,
             state=attempt.state,
             leased_at=attempt.leased_at,
@@ -482,25 +484,44 @@ class MemWaitRepo(_Repo):
         _put(self.j, self.d.waits, shape, (tuple(reasons), summary))
 
 
+R = TypeVar("R", bound=_Repo)
+
+
+class _Lazy(Generic[R]):
+    """A unit of work's repository, made the first time it is asked for (most units touch two or three)."""
+
+    def __init__(self, cls: type[R]) -> None:
+        self.cls = cls
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, uow: MemoryUnitOfWork, owner: type | None = None) -> R:
+        repo = self.cls(uow._store.data, uow._journal)  # type: ignore[call-arg]
+        uow.__dict__[self.name] = repo  # later reads find it there, not here
+        return repo
+
+
 class MemoryUnitOfWork:
+    tenants = _Lazy(MemTenantRepo)
+    users = _Lazy(MemUserRepo)
+    tokens = _Lazy(MemTokenRepo)
+    catalogue = _Lazy(MemCatalogueRepo)
+    centres = _Lazy(MemCentreRepo)
+    pools = _Lazy(MemPoolRepo)
+    prices = _Lazy(MemPriceRepo)
+    jobs = _Lazy(MemJobRepo)
+    attempts = _Lazy(MemAttemptRepo)
+    logs = _Lazy(MemLogRepo)
+    usage = _Lazy(MemUsageRepo)
+    waits = _Lazy(MemWaitRepo)
+    ledger = _Lazy(MemLedgerRepo)
+    vouchers = _Lazy(MemVoucherRepo)
+
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._journal = _Journal()
-        d, j = store.data, self._journal
-        self.tenants = MemTenantRepo(d, j)
-        self.users = MemUserRepo(d, j)
-        self.tokens = MemTokenRepo(d, j)
-        self.catalogue = MemCatalogueRepo(d, j)
-        self.centres = MemCentreRepo(d, j)
-        self.pools = MemPoolRepo(d, j)
-        self.prices = MemPriceRepo(d, j)
-        self.jobs = MemJobRepo(d, j)
-        self.attempts = MemAttemptRepo(d, j)
-        self.logs = MemLogRepo(d, j)
-        self.usage = MemUsageRepo(d, j)
-        self.waits = MemWaitRepo(d, j)
-        self.ledger = MemLedgerRepo(d, j)
-        self.vouchers = MemVoucherRepo(d, j)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._store.lock.acquire()
