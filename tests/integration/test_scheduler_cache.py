@@ -158,3 +158,21 @@ def test_a_job_alone_in_its_shape_with_a_reservation_shows_its_promise_and_the_o
     why = jobs.why(city.ctx, dev, waiting)
     assert "reserved" in why.summary and city.ids["gpu/h800"] not in {r["pool_id"] for r in why.reasons}
     assert why.reasons and "reserved" not in {r["code"] for r in why.reasons}  # the promise is its own note
+
+
+def test_an_estimator_given_to_the_cache_replaces_the_learned_estimate(city: City, clock):
+    """By nameplate FP16 an H800 runs a job about three times as fast as an A100; told otherwise (as
+    bench/estimates.py tells it the true runtimes), the scheduler places by what it was told."""
+    body = {"name": "fit", "run": "x", "resources": {"accelerators": ["A100:8", "H800:8"]}, "max_runtime": "10h"}
+    dev = city.principal("acme-dev")
+    told = Scheduler(city.ctx)
+    told.cache.estimator = lambda job, models: {m: (3600.0 if m == "A100" else 7200.0) for m in models}
+    first = jobs.submit_job(city.ctx, dev, body)[0].id
+    # both pools free: the A100 is taken as the faster one, as told
+    assert [(p.job_id, p.pool_id) for p in told.cycle().placements] == [(first, city.ids["gpu/a100"])]
+
+    learned = Scheduler(city.ctx)  # its own estimate: the H800, still free, is the faster
+    second = jobs.submit_job(city.ctx, dev, body)[0].id
+    clock.advance(1)
+    heartbeat_all(city)
+    assert [(p.job_id, p.pool_id) for p in learned.cycle().placements] == [(second, city.ids["gpu/h800"])]

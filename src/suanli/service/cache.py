@@ -61,6 +61,9 @@ class SchedulerCache:
         self.asked: dict[frozenset[str], tuple[float, datetime]] = {}  # models accepted -> (decayed units, as of)
         self.demanded: set[str] = set()  # pending jobs already counted in `asked`
         self.speeds: dict[str, float] = {}  # model -> nameplate TFLOPS
+        # in place of the learned estimate (job, its models -> expected seconds per model): a benchmark gives the
+        # true runtimes here to measure what perfect knowledge would buy (bench/estimates.py); None in service
+        self.estimator: Callable[[Job, list[str]], dict[str, float]] | None = None
         self.cpu_models: tuple[str, ...] = ()
         self.pool_cpus: dict[str, int] = {}  # pool -> CPUs per node (to rate CPU jobs)
         self.reserved: dict[str, str] = {}  # waiting job -> the pool it held a reservation in at the last cycle
@@ -197,6 +200,9 @@ class SchedulerCache:
         )
 
     def _estimate(self, job: Job, models: list[str]) -> dict[str, float]:
+        return self.estimator(job, models) if self.estimator is not None else self.learned_estimate(job, models)
+
+    def learned_estimate(self, job: Job, models: list[str]) -> dict[str, float]:
         """Expected seconds on each model, from the runtime history (kept per tenant until its history grows:
         a job is estimated again at each of its state changes, and its tenant's other jobs ask alike)."""
         spec = job.spec
