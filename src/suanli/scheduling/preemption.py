@@ -18,6 +18,10 @@ MIN_RUN_BEFORE_PREEMPT_S = 300.0
 PREEMPT_BACKOFF_MAX = 6  # a job requeued k times is protected MIN_RUN_BEFORE_PREEMPT_S * 2**k (at most 5.3 h)
 STARVE_AFTER_S = 86400.0  # a job waiting this long since it was queued may stop equal-priority work of richer tenants
 STARVE_RATIO = 4.0  # ... and (a batch job) at least this many times its expected runtime
+# ... stopping batch jobs that lose at most this many times the accelerator-seconds it has waited (above 1, so that
+# work started before it came is not a bar for ever: it may be stopped once the job has waited as long as that work
+# had run when the job was queued)
+LOSS_RATIO = 2.0
 
 
 # a starving job that still may not stop anything says why (texts name no other tenant)
@@ -68,8 +72,8 @@ def unfair(
     takes from must still hold at least as much per unit of weight afterwards as the job's tenant will with the
     job (so compute only moves from a richer tenant to a poorer one, and the tenant that lost it can never take
     it back the same way: no preemption loop) and at least its quota (a guarantee is never taken, so it is never
-    reclaimed), and the job must have waited at least as many accelerator-seconds as the stopped batch jobs had
-    run (a service loses no work; it starts again). The reason names no other tenant."""
+    reclaimed), and the stopped batch jobs must have run no more than LOSS_RATIO times the accelerator-seconds the
+    job has waited (a service loses no work; it starts again). The reason names no other tenant."""
     accel, cpus, _ = fit.demand_per_node(job, pool)
     mine = pool.compute(accel, cpus, job.request.nodes) + cycle.placed_compute.get(job.tenant_id, 0.0)
     taken: dict[str, float] = {}
@@ -87,8 +91,11 @@ def unfair(
             # what a tenant is guaranteed is never taken (it would reclaim it: a loop)
             return "the jobs that would make its room are within their tenant's guaranteed quota"
     waited = (cycle.now.timestamp() - job.queued_ts) * max(1, job.request.size)
-    if waited < sum(_lost(v, cycle.now) for v in victims if not v.stopping and not v.service):
-        return "the jobs that would make its room have run longer than it has waited, and would lose that work"
+    if LOSS_RATIO * waited < sum(_lost(v, cycle.now) for v in victims if not v.stopping and not v.service):
+        return (
+            f"the jobs that would make its room have run more than {LOSS_RATIO:g} times as long as it has waited, "
+            "and would lose that work"
+        )
     return None
 
 

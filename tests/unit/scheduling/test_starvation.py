@@ -10,6 +10,7 @@ from suanli.scheduling import decide
 from suanli.scheduling.fairness import TenantShare
 from suanli.scheduling.policies.suanli import PREEMPT_SCAN, RESERVE_TOP
 from suanli.scheduling.preemption import (
+    LOSS_RATIO,
     STARVE_AFTER_S,
     STARVE_RATIO,
     STARVED_NO_ROOM,
@@ -82,15 +83,30 @@ def test_a_starving_job_stops_only_preemptible_work_of_no_higher_priority_of_oth
     assert stops(city(service(priority=10), shares={"rich": 8.0, "poor": 8.0}), waiting) == [("svc", "hungry")]
 
 
-def test_a_starving_job_never_throws_away_more_work_than_it_has_waited():
-    # a batch job of the richer tenant that has run 3 days on 8 cards: more than 2 days waited on 8 cards
-    batch = running("batch", "p", (0,), 8, ends_in=DAY, tenant="rich", preemptible=True, started_ago=3 * DAY)
+def test_a_starving_job_never_throws_away_more_than_twice_the_work_it_has_waited():
+    assert LOSS_RATIO == 2.0
+    # a batch job of the richer tenant that has run 5 days on 8 cards: more than twice 2 days waited on 8 cards
+    batch = running("batch", "p", (0,), 8, ends_in=DAY, tenant="rich", preemptible=True, started_ago=5 * DAY)
     waiting = hungry()
     assert stops(city(batch), waiting) == []
-    fresher = running("batch", "p", (0,), 8, ends_in=DAY, tenant="rich", preemptible=True, started_ago=DAY)
+    fresher = running("batch", "p", (0,), 8, ends_in=DAY, tenant="rich", preemptible=True, started_ago=4 * DAY)
     assert stops(city(fresher), waiting) == [("batch", "hungry")]
     # a service has no work to lose, however long it has run
     assert stops(city(service(started_ago=300 * DAY)), waiting) == [("svc", "hungry")]
+
+
+def test_work_that_started_before_a_job_came_does_not_hold_it_back_for_ever():
+    """Batch work that had run 10 days when a job was queued has always run longer than the job has waited; the
+    job may stop it once it has waited as long as that (10 days), not before."""
+
+    def at(waited: float) -> list[tuple[str, str]]:
+        batch = running(
+            "batch", "p", (0,), 8, ends_in=300 * DAY, tenant="rich", preemptible=True, started_ago=10 * DAY + waited
+        )
+        return stops(city(batch), hungry(age=waited))
+
+    assert at(2 * DAY) == [] and at(9 * DAY) == []
+    assert at(10 * DAY + HOUR) == [("batch", "hungry")]
 
 
 def test_a_requeued_job_counts_its_wait_from_when_it_was_queued_again():
@@ -155,8 +171,10 @@ def test_a_starving_job_that_may_not_stop_anything_says_which_rule_holds_it_back
         (pool("p", nodes=1, free=[0]),), (service(),), {"rich": TenantShare("rich", held=24.0, quota=20.0)}
     )
     assert note(guaranteed, waiting).endswith("are within their tenant's guaranteed quota")
-    batch = running("batch", "p", (0,), 8, ends_in=DAY, tenant="rich", preemptible=True, started_ago=3 * DAY)
-    assert note(city(batch), waiting).endswith("have run longer than it has waited, and would lose that work")
+    batch = running("batch", "p", (0,), 8, ends_in=DAY, tenant="rich", preemptible=True, started_ago=5 * DAY)
+    assert note(city(batch), waiting).endswith(
+        "have run more than 2 times as long as it has waited, and would lose that work"
+    )
     assert note(city(service(started_ago=60)), waiting).endswith(STARVED_NOTE + STARVED_NO_ROOM)  # only protected
     assert note(city(service(priority=60)), waiting).endswith(STARVED_NOTE + STARVED_NO_ROOM)  # a higher priority
     for text in (poorer, note(guaranteed, waiting)):
