@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -145,6 +146,8 @@ def test_the_scheduler_remembers_where_waiting_jobs_were_reserved_for_the_next_c
     dev = city.principal("acme-dev")
     assert scheduler.cache.reserved == {waiting: city.ids["gpu/h800"]}
     assert scheduler.cache.snapshot([], clock.now()).reserved == {waiting: city.ids["gpu/h800"]}
+    promised = scheduler.cache.promised[waiting]  # when the first job is expected to end
+    assert promised > clock.now() and scheduler.cache.snapshot([], clock.now()).promised == {waiting: promised}
     jobs.cancel_job(city.ctx, dev, waiting)
     clock.advance(1)
     heartbeat_all(city)
@@ -176,3 +179,14 @@ def test_an_estimator_given_to_the_cache_replaces_the_learned_estimate(city: Cit
     clock.advance(1)
     heartbeat_all(city)
     assert [(p.job_id, p.pool_id) for p in learned.cycle().placements] == [(second, city.ids["gpu/h800"])]
+
+
+def test_the_cache_keeps_the_first_start_promised_in_a_pool_until_the_job_leaves_it():
+    cache, t = SchedulerCache(), datetime(2026, 11, 1, tzinfo=UTC)
+    cache.remember_reservations({"j": "p"}, {"j": t})
+    cache.remember_reservations({"j": "p"}, {"j": t + timedelta(hours=2)})  # it slipped: the first promise stays
+    assert cache.promised == {"j": t} and cache.reserved == {"j": "p"}
+    cache.remember_reservations({"j": "q"}, {"j": t + timedelta(hours=3)})  # another pool: promised anew
+    assert cache.promised == {"j": t + timedelta(hours=3)}
+    cache.remember_reservations({}, {})  # placed, or no longer reserved
+    assert cache.promised == {} and cache.reserved == {}

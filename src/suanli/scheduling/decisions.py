@@ -104,6 +104,7 @@ class CycleResult:
     preemptions: tuple[Preemption, ...] = ()
     notes: dict[str, str] = field(default_factory=dict)  # job -> what this cycle promised it (reservations)
     reserved: dict[str, str] = field(default_factory=dict)  # job -> pool it holds a reservation in this cycle
+    starts: dict[str, datetime] = field(default_factory=dict)  # job -> when its reservation is expected to start
     # the first moment at which time alone (nothing arriving or ending) could change these decisions, when the
     # policy knows one: a waiting job coming to starve, a stop's protection running out (the simulator wakes
     # then; the live scheduler runs every interval anyway)

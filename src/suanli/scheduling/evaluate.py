@@ -359,7 +359,10 @@ class Cycle:
             if job_id in waiting and job_id not in notes:
                 notes[job_id] = why
         reserved = {j: pool for j, (pool, _) in self.reservations.items() if j in waiting}
-        return CycleResult(tuple(self.placements), waiting, rejected, tuple(preemptions), notes, reserved, revisit_at)
+        starts = {j: r.start for j, (_, r) in self.reservations.items() if j in waiting}
+        return CycleResult(
+            tuple(self.placements), waiting, rejected, tuple(preemptions), notes, reserved, starts, revisit_at
+        )
 
 
 OVERRUN_FACTOR = 0.5  # a job past its expected end is expected to run this share of its time so far again

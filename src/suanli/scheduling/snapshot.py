@@ -108,6 +108,8 @@ class Snapshot:
     asked: Mapping[frozenset[str], float] = field(default_factory=dict)
     # the pool each waiting job held a reservation in at the last cycle (the scheduler remembers it)
     reserved: Mapping[str, str] = field(default_factory=dict)
+    # the start each of those jobs was first promised in that pool (it recedes when work there runs long)
+    promised: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ history live across rebuilds (they start empty when a scheduler starts).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -67,6 +67,7 @@ class SchedulerCache:
         self.cpu_models: tuple[str, ...] = ()
         self.pool_cpus: dict[str, int] = {}  # pool -> CPUs per node (to rate CPU jobs)
         self.reserved: dict[str, str] = {}  # waiting job -> the pool it held a reservation in at the last cycle
+        self.promised: dict[str, datetime] = {}  # ... and the start it was first promised in that pool
         self._changes: dict[str, int] = {}  # pool id -> how many times what is used there changed
         # pool id -> (key, free nodes, the template, the pool as decide saw it)
         self._free: dict[str, tuple[tuple[object, ...], tuple[NodeFree, ...], PoolState, PoolState]] = {}
@@ -315,6 +316,7 @@ class SchedulerCache:
             filled.append(state)
         asked = {s: decay(v, (now - at).total_seconds(), self.half_life_s) for s, (v, at) in self.asked.items()}
         reserved = {j: pool for j, pool in self.reserved.items() if j in self.pending}
+        promised = {j: at for j, at in self.promised.items() if j in reserved}
         running = tuple(a.running for a in self.allocs.values())
         if stopping:
             running = tuple(replace(r, stopping=True) if r.job_id in stopping else r for r in running)
@@ -325,7 +327,20 @@ class SchedulerCache:
             demand=restricted_demand(asked),
             asked=asked,
             reserved=reserved,
+            promised=promised,
         )
+
+    def remember_reservations(self, reserved: Mapping[str, str], starts: Mapping[str, datetime]) -> None:
+        """Where each waiting job holds a reservation after this cycle (the next keeps those pools where it can),
+        and the earliest start it has been promised in that pool since it was first reserved there."""
+        promised: dict[str, datetime] = {}
+        for job_id, pool_id in reserved.items():
+            start = starts.get(job_id)
+            if start is None:
+                continue
+            first = self.promised.get(job_id) if self.reserved.get(job_id) == pool_id else None
+            promised[job_id] = start if first is None else min(first, start)
+        self.reserved, self.promised = dict(reserved), promised
 
     def shares(self, now: datetime) -> dict[str, TenantShare]:
         held: dict[str, float] = {}

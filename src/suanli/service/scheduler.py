@@ -139,7 +139,7 @@ class Scheduler:
             snapshot = replace(snapshot, budgets=budgets)
         pending = list(self.cache.pending.values())
         result = scheduling.decide(snapshot, pending, policy or self.policy or self.ctx.settings.scheduler.policy, now)
-        self.cache.reserved = dict(result.reserved)  # the next cycle keeps these pools where it can
+        self.cache.remember_reservations(result.reserved, result.starts)
         report.revisit_at = result.revisit_at
         self._apply(result, now, report)
         if result.placements or result.rejected:

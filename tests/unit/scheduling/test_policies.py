@@ -213,6 +213,26 @@ def test_suanli_keeps_a_reservation_in_last_cycles_pool_unless_another_is_much_s
     assert moved.reserved == {"big": "b"}
 
 
+def test_a_reservation_that_has_slipped_since_it_was_first_promised_says_so():
+    big = job("big", per_node=8, max_runtime=HOUR)
+    pools, runs = _two_busy_pools(ends_a=10 * HOUR, ends_b=9 * HOUR)
+    first = T0 + timedelta(hours=6)  # promised in pool a an earlier cycle, when the work there was to end sooner
+    slipped = decide(Snapshot(pools, runs, reserved={"big": "a"}, promised={"big": first}), [big], "suanli", T0)
+    assert slipped.reserved == {"big": "a"} and slipped.starts == {"big": T0 + timedelta(hours=10)}
+    assert slipped.notes["big"].endswith(
+        "first expected at 2026-11-01 14:00 UTC, 4.0 h later now, as the work there has run longer than expected"
+    )
+    # within the hour it may slip unsaid
+    nearly = T0 + timedelta(hours=9, minutes=30)
+    result = decide(Snapshot(pools, runs, reserved={"big": "a"}, promised={"big": nearly}), [big], "suanli", T0)
+    assert "first expected" not in result.notes["big"]
+    # a promise made in another pool says nothing of this one: held in b (from 1 h), it moves to a, sooner by far
+    pools, runs = _two_busy_pools(ends_a=2 * HOUR, ends_b=9 * HOUR)
+    early = T0 + timedelta(hours=1)
+    moved = decide(Snapshot(pools, runs, reserved={"big": "b"}, promised={"big": early}), [big], "suanli", T0)
+    assert moved.reserved == {"big": "a"} and "first expected" not in moved.notes["big"]
+
+
 def test_suanli_preempts_only_the_jobs_whose_stopping_makes_the_room():
     # node 0 holds two half-node jobs, node 1 one whole-node job; the least work lost first is "small" on node 0,
     # which alone frees no whole node: stopping "whole" on node 1 suffices, and "small" is left to run

@@ -62,6 +62,7 @@ MAX_WAIT_FOR_FASTER = 0.1  # ... if that wait is at most this share of the job's
 PREEMPT_SCAN = 16  # waiting jobs considered for preemption per cycle
 PRESSURE_WEIGHT = 20.0
 USAGE_WINDOW_S = 7 * 86400.0  # decayed usage over this window counts as an average rate held
+SLIP_TOLD = timedelta(hours=1)  # a reservation whose start has slipped this far since first promised says so
 
 _ID = operator.attrgetter("job_id")
 _TENANT = operator.attrgetter("tenant_id")
@@ -143,7 +144,9 @@ class Suanli:
                 better = self._wait_for_faster(cycle, job, best)
                 if better is not None:
                     waiting.append(job)
-                    self._reserve(cycle, job, better, lead, notes, "it finishes sooner there than anywhere now")
+                    self._reserve(
+                        cycle, job, better, lead, notes, "it finishes sooner there than anywhere now", snapshot
+                    )
                     continue
             if best is not None:
                 packed = scarcity.instead_of_breaking(job, best, choices, pressed)
@@ -159,7 +162,7 @@ class Suanli:
             if head:
                 target = self._soonest_pool(cycle, job, snapshot.reserved.get(job.job_id))
                 if target is not None:
-                    self._reserve(cycle, job, target, lead, notes, "the soonest finish")
+                    self._reserve(cycle, job, target, lead, notes, "the soonest finish", snapshot)
         preemptions = self._preempt(cycle, snapshot, waiting, lead, notes, now)
         revisit = _revisit_at(snapshot, waiting, now)
         return cycle.result(cycle.explain(waiting, lead), rejected, preemptions, notes, revisit)
@@ -264,6 +267,7 @@ class Suanli:
         lead: dict[str, dict[str, PoolReason]],
         notes: dict[str, str],
         why: str,
+        snapshot: Snapshot,
     ) -> None:
         reservation = cycle.reserve(job, pool, expected=True)
         if reservation is None:
@@ -273,6 +277,14 @@ class Suanli:
             f"reserved ({why}): expected to start in {hours:.1f} h ({reservation.start:%Y-%m-%d %H:%M} UTC), "
             "as the jobs running there are expected to end; nothing started later may delay it"
         )
+        first = snapshot.promised.get(job.job_id) if snapshot.reserved.get(job.job_id) == pool.pool_id else None
+        if first is not None and reservation.start - first >= SLIP_TOLD:
+            # say so when the promise keeps receding (work there running past its expected end)
+            text += (
+                f"; first expected at {first:%Y-%m-%d %H:%M} UTC, "
+                f"{(reservation.start - first) / timedelta(hours=1):.1f} h later now, as the work there has run "
+                "longer than expected"
+            )
         lead[job.job_id] = {
             pool.pool_id: PoolReason(pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.RESERVED, text)
         }
