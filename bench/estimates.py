@@ -18,10 +18,10 @@ from pathlib import Path
 
 from suanli.domain.jobs.model import Job
 from suanli.service.cache import SchedulerCache
-from suanli.sim.city import Workload, load_city
+from suanli.sim.city import CityModel, Workload, load_city
 from suanli.sim.engine import Simulation
 from suanli.sim.metrics import Metrics, measure
-from suanli.sim.traces import load_trace, traces_root
+from suanli.sim.traces import Trace, load_trace, traces_root
 
 MODES = ("learned", "true-ratios", "true-scale", "oracle")
 Estimator = Callable[[Job, list[str]], dict[str, float]]
@@ -44,17 +44,15 @@ def estimator(mode: str, cache: SchedulerCache, workload: Workload) -> Estimator
         models = [m for m in models if m in learned]
         if not models:
             return learned
-        t0, g0 = min(known[m] for m in models), min(learned[m] for m in models)
-        ratio = (lambda m: known[m] / t0) if mode == "true-ratios" else (lambda m: learned[m] / g0)
-        scale = g0 if mode == "true-ratios" else t0
-        return {m: max(1.0, min(scale * ratio(m), float(job.spec.max_runtime))) for m in models}
+        # the shape (each model's runtime over the fastest one's) from one, the scale (the fastest) from the other
+        shape, scale = (known, learned) if mode == "true-ratios" else (learned, known)
+        fastest, base = min(shape[m] for m in models), min(scale[m] for m in models)
+        return {m: max(1.0, min(base * (shape[m] / fastest), float(job.spec.max_runtime))) for m in models}
 
     return half
 
 
-def replay(trace_name: str, mode: str, seed: int, limit: int | None, traces: Path | None) -> Metrics:
-    city = load_city(Path("bench/city-qingdao.yaml"))
-    trace = load_trace(trace_name, traces_root(traces), limit)
+def replay(trace: Trace, city: CityModel, mode: str, seed: int) -> Metrics:
     policy = "slurm" if mode == "slurm" else "suanli"
     sim = Simulation(trace, city, policy, seed=seed)
     if mode != "slurm":
@@ -69,12 +67,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--traces", type=Path, default=None)
     args = parser.parse_args()
-    for trace in args.trace or ["gavel", "philly"]:
-        print(f"{trace}: first {args.limit} jobs, means over seeds 0-{args.seeds - 1}")
+    city = load_city(Path("bench/city-qingdao.yaml"))
+    for name in args.trace or ["gavel", "philly"]:
+        trace = load_trace(name, traces_root(args.traces), args.limit)
+        print(f"{name}: first {args.limit} jobs, means over seeds 0-{args.seeds - 1}")
         print(f"  {'estimates':<12} {'mean JCT h':>10} {'below slurm':>11} {'p95 wait h':>10} {'cost':>12} {'Jain':>6}")
         base: float | None = None
         for mode in ("slurm", *MODES):
-            runs = [replay(trace, mode, seed, args.limit, args.traces) for seed in range(args.seeds)]
+            runs = [replay(trace, city, mode, seed) for seed in range(args.seeds)]
             jct = statistics.mean(m.jct.mean for m in runs) / 3600
             wait = statistics.mean(m.wait.p95 for m in runs) / 3600
             cost = statistics.mean(float(m.total_cost) for m in runs)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from suanli.scheduling.evaluate import Cycle
 from suanli.scheduling.fairness import TenantShare
-from suanli.scheduling.policies.suanli import USAGE_WINDOW_S, rank
+from suanli.scheduling.ranking import USAGE_WINDOW_S, rank
 from suanli.scheduling.snapshot import Snapshot
 from tests.unit.scheduling.builders import T0, job, pool
 
