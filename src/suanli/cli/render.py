@@ -49,9 +49,22 @@ def jobs_table(items: list[dict[str, Any]]) -> Table:
             ", ".join(j["accelerators"]) or "cpu",
             str(j["num_nodes"]),
             ago(j["submitted_at"]),
-            j["state_reason"][:120],
+            clip(j["state_reason"], REASON_WIDTH),
         )
     return table
+
+
+REASON_WIDTH = 120
+
+
+def clip(text: str, width: int) -> str:
+    """`text` cut to at most `width` characters at a word boundary, with an ellipsis when cut (`suanli why`
+    shows a reason whole)."""
+    if len(text) <= width:
+        return text
+    head = text[: width - 1]
+    cut = head.rfind(" ")
+    return (head[:cut] if cut > width // 2 else head).rstrip(" ,;:") + "…"
 
 
 def price(text: str) -> str:
