@@ -3,7 +3,7 @@ waited and ran, and the last line of its own the scheduler gave it while it wait
 that kept it from stopping others' work). Where to start when a trace's mean JCT or fairness is off.
 
     python bench/longest_waits.py [--trace openb] [--seed 1] [--limit 3000] [--policy suanli] [--top 10]
-                                  [--scenario contracts] [--traces ../shared/traces]
+                                  [--scenario contracts] [--traces ../shared/traces] [--city FILE]
 
 Not a test: it prints what it finds.
 """
@@ -35,8 +35,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--scenario", default=None)
     parser.add_argument("--traces", type=Path, default=None)
+    parser.add_argument("--city", type=Path, default=Path("bench/city-qingdao.yaml"))
     args = parser.parse_args()
-    city = load_city(Path("bench/city-qingdao.yaml"))
+    city = load_city(args.city)
     trace = load_trace(args.trace, traces_root(args.traces), args.limit)
     sim = Simulation(trace, city, args.policy, seed=args.seed, scenario=city.scenario(args.scenario))
     said: dict[str, tuple[float, str]] = {}  # job id -> (hour, the last note it was given while waiting)

@@ -36,6 +36,7 @@ class JobOutcome:
     cost: Decimal
     preempted: int = 0  # attempts stopped by preemption (each requeued)
     lost_hours: float = 0.0  # accelerator-hours those attempts ran, lost as the trace has no checkpoints
+    censored: bool = False  # the trace saw it only up to its end: its end here is no completion
 
     @property
     def jct(self) -> float | None:
@@ -123,6 +124,7 @@ class Metrics:
     contract_wait: Stats = field(default_factory=lambda: Stats.of([]))  # queueing delay of contracted tenants' jobs
     other_wait: Stats = field(default_factory=lambda: Stats.of([]))  # and of everyone else's
     quota_shortfall: float = math.nan  # share of contracted compute not held while its tenant had work waiting
+    censored: int = 0  # batch jobs the trace saw still running at its end: replayed, but no completion
 
     def to_json(self) -> dict[str, object]:
         """The metrics as plain JSON values: a figure with nothing to measure (NaN) is null, as JSON has no NaN."""
@@ -180,9 +182,15 @@ def outcomes(run: SimRun) -> list[JobOutcome]:
                     cost=cost.quantize(Decimal("0.01")),
                     preempted=preempted,
                     lost_hours=lost,
+                    censored=_censored(run, job.spec.envs.get("TRACE_JOB", job.id)),
                 )
             )
     return out
+
+
+def _censored(run: SimRun, key: str) -> bool:
+    job = run.workload.jobs.get(key)
+    return job is not None and job.trace.censored
 
 
 def _secs(t: datetime) -> float:
@@ -193,7 +201,8 @@ def measure(run: SimRun) -> Metrics:
     jobs = outcomes(run)
     batch = [j for j in jobs if not j.service]
     services = [j for j in jobs if j.service]
-    done = [j for j in batch if j.end is not None]
+    censored = [j for j in batch if j.censored]
+    done = [j for j in batch if j.end is not None and not j.censored]
     jct = [j.jct for j in done if j.jct is not None]
     wait = [j.wait for j in done if j.wait is not None]
     slowdown = [max(1.0, j.jct / max(j.run_seconds, BOUND_SECONDS)) for j in done if j.jct is not None]
@@ -208,7 +217,8 @@ def measure(run: SimRun) -> Metrics:
         seed=run.seed,
         batch_jobs=len(batch) + sum(1 for k in run.refused if not run.workload.jobs[k].trace.is_service),
         finished=len(done),
-        unfinished=len(batch) - len(done),
+        unfinished=len(batch) - len(done) - len(censored),
+        censored=len(censored),
         refused=len(run.refused),
         rejected=sum(1 for j in jobs if j.state is JobState.REJECTED),
         jct=Stats.of(jct),

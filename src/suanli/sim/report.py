@@ -45,7 +45,13 @@ def markdown(results: Sequence[Metrics], reference: str = "suanli", title: str =
     lines = [f"# {title or f'Simulation: {trace}{scenario}'}", ""]
     lines += [
         f"Trace `{trace}`; seed {results[0].seed}; {ref.batch_jobs} batch jobs, {ref.services} services. "
-        f"Times in hours; ratios are over `{ref.policy}` (below 1.00x: better than `{ref.policy}`).",
+        + (
+            f"{ref.censored} of the batch jobs were still running when the trace ended (censored): each is replayed "
+            "for the lifetime the trace saw and counts in no JCT. "
+            if ref.censored
+            else ""
+        )
+        + f"Times in hours; ratios are over `{ref.policy}` (below 1.00x: better than `{ref.policy}`).",
         "",
         "| policy | mean JCT | median | p95 JCT | p99 JCT | mean wait | p95 wait | p99 wait | bounded slowdown | "
         "makespan | cost (CNY) | Jain | Jain (FP16) | unfinished |",

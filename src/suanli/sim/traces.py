@@ -36,6 +36,9 @@ class TraceJob:
     work: float | None = None  # Gavel: steps to run
     rates: dict[str, float] = field(default_factory=dict)  # Gavel: steps/s per trace GPU type for this job
     max_per_node: int = 0  # anti-affinity: at most this many such instances per node (0: no limit)
+    # still running when the trace ended: `duration` is only what the trace saw of it (a lower bound), so it is
+    # replayed for that long and its end is no completion (it counts in no JCT)
+    censored: bool = False
 
     @property
     def is_service(self) -> bool:
@@ -148,40 +151,45 @@ def _gavel_rate(table: dict, gpu: str, job_type: str, gpus: int) -> float:  # ty
 
 
 def read_openb(root: Path, limit: int | None = None, variant: str = "gpuspec33") -> Trace:
-    """Alibaba 2023 GPU cluster pods: LS pods are services (lifetime), BE pods preemptible batch work.
+    """Alibaba 2023 GPU cluster pods: LS pods are services, BE pods preemptible batch work, each replayed for its
+    lifetime in production (scheduled to deleted; `pod_phase` is the phase a pod was last seen in, so a "Running"
+    pod was deleted while running, and its lifetime is known). A pod deleted at the very end of the trace was
+    still running then: it is censored (replayed for what the trace saw, and its end is no completion).
     GPU-sharing pods (a fraction of one GPU) are rounded up to one whole GPU."""
     folder = root / "alibaba-openb-2023"
     name = "pods_gpuspec33.csv" if variant == "gpuspec33" else "pods_default.csv"
+    with (folder / name).open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    trace_end = max((float(r["deletion_time"]) for r in rows if r["deletion_time"]), default=0.0)
     jobs = []
     horizon = 0.0
-    with (folder / name).open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            if not row["scheduled_time"]:
-                continue  # never scheduled in production (`Pending`): no lifetime to replay
-            created, scheduled, deleted = (
-                float(row["creation_time"]),
-                float(row["scheduled_time"]),
-                float(row["deletion_time"]),
+    for row in rows:
+        if not row["scheduled_time"]:
+            continue  # never scheduled in production (`Pending`): no lifetime to replay
+        created, scheduled, deleted = (
+            float(row["creation_time"]),
+            float(row["scheduled_time"]),
+            float(row["deletion_time"]),
+        )
+        horizon = max(horizon, deleted)
+        qos = row["qos"]
+        jobs.append(
+            TraceJob(
+                key=row["name"],
+                tenant=f"{qos.lower()}-team-{int(row['name'].rsplit('-', 1)[1]) % 12}",
+                arrival=created,
+                gpus=int(row["num_gpu"]),
+                kind=SERVICE if qos in ("LS", "Guaranteed") else "batch-infer",
+                duration=max(1.0, deleted - scheduled),
+                censored=deleted >= trace_end,
+                cpus=max(0.5, int(row["cpu_milli"]) / 1000),
+                memory_gib=max(0.5, int(row["memory_mib"]) / 1024),
+                gpu_types=tuple(t for t in row["gpu_spec"].split("|") if t),
+                preemptible=qos == "BE",
             )
-            horizon = max(horizon, deleted)
-            qos = row["qos"]
-            still_running = row["pod_phase"] == "Running"
-            jobs.append(
-                TraceJob(
-                    key=row["name"],
-                    tenant=f"{qos.lower()}-team-{int(row['name'].rsplit('-', 1)[1]) % 12}",
-                    arrival=created,
-                    gpus=int(row["num_gpu"]),
-                    kind=SERVICE if qos in ("LS", "Guaranteed") else "batch-infer",
-                    duration=None if still_running else max(1.0, deleted - scheduled),
-                    cpus=max(0.5, int(row["cpu_milli"]) / 1000),
-                    memory_gib=max(0.5, int(row["memory_mib"]) / 1024),
-                    gpu_types=tuple(t for t in row["gpu_spec"].split("|") if t),
-                    preemptible=qos == "BE",
-                )
-            )
-            if limit is not None and len(jobs) >= limit:
-                break
+        )
+        if limit is not None and len(jobs) >= limit:
+            break
     return Trace(
         "openb",
         jobs,
@@ -192,7 +200,8 @@ def read_openb(root: Path, limit: int | None = None, variant: str = "gpuspec33")
 
 
 def read_dlrm(root: Path, limit: int | None = None) -> Trace:
-    """Alibaba 2025 DLRM inference instances: all long-running services (CN: CPU-only, HN: one GPU)."""
+    """Alibaba 2025 DLRM inference instances: all long-running services (CN: CPU-only, HN: one GPU). An instance
+    with no deletion time was still alive at the trace's end: censored, replayed until then (what the trace saw)."""
     jobs = []
     horizon = 2_677_541.0  # the source trace's length (README)
     with (root / "alibaba-dlrm-2025" / "instances.csv").open(newline="") as fh:
@@ -208,7 +217,8 @@ def read_dlrm(root: Path, limit: int | None = None) -> Trace:
                     arrival=created,
                     gpus=int(row["gpu_request"]),
                     kind=SERVICE,
-                    duration=None if deleted is None else max(1.0, deleted - scheduled),
+                    duration=max(1.0, (horizon if deleted is None else deleted) - scheduled),
+                    censored=deleted is None,
                     cpus=float(row["cpu_request"]),
                     memory_gib=float(row["memory_request"]),
                     max_per_node=cap if cap > 0 else 0,
