@@ -12,6 +12,12 @@ at most RESTRICTED models, relative to the model's capacity: a model specialised
 weighs as dearer when a flexible job chooses among equally fast pools, so long-running flexible work does not
 settle there before that work arrives.
 
+Lasting work is spread. Before anyone has asked for a model that only some jobs can use, nothing says which pools
+to keep: a flexible service placed on the cheapest pool in an empty city holds it for months, and the jobs that
+come later and can run only there wait for months behind it. So work expected to hold its room past a day may fill
+at most LASTING_SHARE of any pool's cards (or cores) while another pool can take it, finishing at most LASTING_SLACK
+later (`Lasting`): every pool keeps room that short or captive work can count on.
+
 Whole nodes. A job that needs part of a node fills a node already in use rather than break a wholly free one,
 where that costs it no more and it finishes at most PACKING_SLACK later; while waiting jobs need whole nodes of
 the pool it would break one in, at any speed (`Scarcity.instead_of_breaking`). Within a pool, nodes are already
@@ -35,6 +41,7 @@ PACKING_SLACK = 0.5  # a part-node job takes a used node over a whole free one i
 LASTING_S = 86_400  # a job expected to hold its cards longer than this (a day) is lasting: see Contention
 LASTING_SLACK = 0.5  # a lasting job moves to a less contended model if it finishes at most this much later
 CONTENTION_RATIO = 0.5  # ... where the models' contention is at most this share of the chosen model's
+LASTING_SHARE = 0.5  # lasting work may fill at most this share of a pool's cards or cores while it can go elsewhere
 
 
 class Choice(Protocol):
@@ -229,3 +236,54 @@ class Contention:
             and pressed.get(o.pool.model, 0.0) <= most * CONTENTION_RATIO
         ]
         return min(kept, key=lambda o: (contention.get(o.pool.model, 0.0), o.runtime, o.pool.pool_id), default=None)
+
+
+class Lasting:
+    """How much of each pool is held by lasting work: running jobs expected to end more than LASTING_S from now,
+    and the lasting jobs placed this cycle, as a share of the pool's cards (and, apart, of its cores)."""
+
+    def __init__(self, cycle: Cycle) -> None:
+        self.cycle = cycle
+        self.held: dict[str, list[float]] = {}  # pool -> [cards, cores] held by lasting work
+        horizon = cycle.now.timestamp() + LASTING_S
+        for pool_id, timeline in cycle.timelines.items():
+            cards = cores = 0.0
+            for h in timeline.running:
+                if h.expected.timestamp() > horizon:
+                    cards += h.accel * len(h.nodes)
+                    cores += h.cpus * len(h.nodes)
+            self.held[pool_id] = [cards, cores]
+
+    def share_with(self, job: PendingJob, pool: PoolState) -> float:
+        """The largest share of the pool's cards or cores lasting work would hold with this job."""
+        nodes = len(pool.free)
+        if nodes == 0:
+            return 1.0
+        accel, cpus, _ = fit.demand_per_node(job, pool)
+        cards, cores = self.held[pool.pool_id]
+        n = job.request.nodes
+        card_share = (cards + accel * n) / (nodes * pool.accelerators_per_node) if pool.accelerators_per_node else 0.0
+        core_share = (cores + cpus * n) / (nodes * pool.cpus_per_node) if pool.cpus_per_node else 0.0
+        return max(card_share, core_share)
+
+    def spread(self, job: PendingJob, options: Sequence[C]) -> list[C]:
+        """For a job that would hold its room past a day: the options that keep lasting work within LASTING_SHARE
+        of their pool, when one of them finishes it at most LASTING_SLACK later than the soonest of all; else
+        all of them (it takes a full pool rather than wait)."""
+        if not options or min(o.runtime for o in options) <= LASTING_S:
+            return list(options)
+        kept = [o for o in options if self.share_with(job, o.pool) <= LASTING_SHARE]
+        if not kept or len(kept) == len(options):
+            return list(options)
+        if min(o.runtime for o in kept) > min(o.runtime for o in options) * (1 + LASTING_SLACK):
+            return list(options)
+        return kept
+
+    def placed(self, job: PendingJob, pool: PoolState, runtime: float) -> None:
+        """The job took room in the pool this cycle (counted when it is lasting)."""
+        if runtime <= LASTING_S:
+            return
+        accel, cpus, _ = fit.demand_per_node(job, pool)
+        held = self.held[pool.pool_id]
+        held[0] += accel * job.request.nodes
+        held[1] += cpus * job.request.nodes

@@ -16,7 +16,9 @@ pools finishing within 15% of that count as equally fast, and the cheapest of th
 of the queue may instead wait for a pool that would finish it at least 25% sooner. Scarce room is kept for the
 jobs that need it (`scheduling.scarcity`): a job that could run elsewhere leaves the room that waiting jobs can
 use only there, and a model recently asked for by jobs that accept few others weighs as dearer; a job that needs
-part of a node fills one already in use rather than break a whole free node (no dearer, at most 50% slower).
+part of a node fills one already in use rather than break a whole free node (no dearer, at most 50% slower);
+work expected to hold its room past a day fills at most half of any pool's cards or cores while another pool
+finishes it at most 50% later (`scarcity.Lasting`), so every pool keeps room for work that comes later.
 
 Reservations and backfill. The first jobs that cannot start (up to 8) get reservations in the pool where
 they would finish first, starting when the running jobs there are expected to end (so nodes drain for them
@@ -52,7 +54,7 @@ from suanli.scheduling.decisions import CycleResult, PoolReason, Preemption, Rea
 from suanli.scheduling.evaluate import Cycle, by_shape
 from suanli.scheduling.policies import register
 from suanli.scheduling.ranking import rank
-from suanli.scheduling.scarcity import Contention, Scarcity, pressure
+from suanli.scheduling.scarcity import LASTING_SHARE, Contention, Lasting, Scarcity, pressure
 from suanli.scheduling.snapshot import PendingJob, PoolState, RunningJob, Snapshot
 
 RESERVE_TOP = 8
@@ -111,6 +113,7 @@ class Suanli:
         notes: dict[str, str] = {}
         scarcity = Scarcity(cycle, shapes)
         contention = Contention(snapshot)
+        lasting = Lasting(cycle)
         pressed = pressure(snapshot)
         checked, shortest = -1, None  # Cycle.marks when last checked for the end; each shape's shortest job
         for index, job in enumerate(ranked):
@@ -132,6 +135,8 @@ class Suanli:
             options = [] if cycle.stuck(job) else self._options(cycle, job)
             spared = [o for o in options if not scarcity.contested(job, o.pool)] if scarcity.captive else options
             choices = spared or options
+            spread = lasting.spread(job, choices)
+            crowded, choices = len(choices) - len(spread), spread
             best = _fastest_then_cheapest(choices, pressed)
             if head:
                 better = self._wait_for_faster(cycle, job, best)
@@ -147,9 +152,10 @@ class Suanli:
                 best = _fastest_then_cheapest(packed, pressed) or best
                 lighter = contention.lighter(job, best, choices, pressed)
                 passed, best = (best, lighter) if lighter is not None else (None, best)
-                explanation = _why(job, best, choices, len(options) - len(spared), instead, passed)
+                explanation = _why(job, best, choices, len(options) - len(spared), instead, passed, crowded)
                 cycle.place(job, best.pool, best.nodes, explanation)
                 scarcity.placed(job, best.pool)
+                lasting.placed(job, best.pool, best.runtime)
                 continue
             waiting.append(job)
             if head:
@@ -448,10 +454,12 @@ def _why(
     spared: int = 0,
     instead: Option | None = None,
     passed: Option | None = None,
+    crowded: int = 0,
 ) -> str:
     """Why this pool: its runtime and price, how it compares with the other pools with room, and what it
     leaves to others (`spared` pools kept for captive jobs; `instead`, the pool it passed over so as not to
-    break a whole free node there; `passed`, the one a lasting job left to jobs with fewer alternatives)."""
+    break a whole free node there; `passed`, the one a lasting job left to jobs with fewer alternatives;
+    `crowded` pools passed over as lasting work would fill more than LASTING_SHARE of them)."""
     unit = "core-hour" if chosen.pool.is_cpu else "accelerator-hour"
     price = format_price(chosen.pool.price_for(job.preemptible) or Decimal(0))
     hours = chosen.runtime / 3600
@@ -465,6 +473,11 @@ def _why(
         text += _compared(chosen, options)
     if spared:
         text += f"; {spared} pool(s) left to waiting jobs that can run nowhere else"
+    if crowded:
+        text += (
+            f"; {crowded} pool(s) passed over, as work lasting past a day would hold more than "
+            f"{LASTING_SHARE:.0%} of them (room kept for work that may need them)"
+        )
     if passed is not None:
         text += (
             f"; it holds its cards for ~{chosen.runtime / 86400:.1f} days, so {passed.pool.label} "
