@@ -68,6 +68,7 @@ class TraceFit:
     """How one trace meets the city (see the comments in bench/city-qingdao.yaml)."""
 
     scale: float = 1.0
+    cpu_scale: float | None = None  # the CPU pools' own scale (None: `scale`)
     reference: str = "A100"
     speed_exponent: tuple[float, float] = (0.5, 0.5)
     types: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -82,7 +83,9 @@ class CityModel:
     traces: dict[str, TraceFit]
     scenarios: dict[str, Scenario] = field(default_factory=dict)
 
-    def scaled(self, scale: float) -> tuple[CentreSpec, ...]:
+    def scaled(self, scale: float, cpu_scale: float | None = None) -> tuple[CentreSpec, ...]:
+        """The centres with every pool's node count times `scale` (CPU pools: `cpu_scale`, if given); at least one
+        node stays."""
         return tuple(
             CentreSpec(
                 c.name,
@@ -92,7 +95,13 @@ class CityModel:
                     PoolSpec(
                         p.name,
                         p.model,
-                        max(1, round(p.nodes * scale)),
+                        max(
+                            1,
+                            round(
+                                p.nodes
+                                * (cpu_scale if cpu_scale is not None and not p.accelerators_per_node else scale)
+                            ),
+                        ),
                         p.accelerators_per_node,
                         p.cpus_per_node,
                         p.memory_gib_per_node,
@@ -136,6 +145,7 @@ def load_city(path: Path) -> CityModel:
     for name, raw in (data.get("traces") or {}).items():
         fits[name] = TraceFit(
             scale=float(raw.get("scale", 1.0)),
+            cpu_scale=float(raw["cpu_scale"]) if raw.get("cpu_scale") is not None else None,
             reference=str(raw.get("reference", "A100")),
             speed_exponent=tuple(raw.get("speed_exponent", (0.5, 0.5))),  # type: ignore[arg-type]
             types={k: tuple(v) for k, v in (raw.get("types") or {}).items()},

@@ -86,7 +86,7 @@ class Simulation:
         scenario: Scenario | None = None,
     ) -> None:
         fit = city.fit(trace.name)
-        self.centres = city.scaled(fit.scale)
+        self.centres = city.scaled(fit.scale, fit.cpu_scale)
         self.trace = trace
         self.policy = policy
         self.seed = seed
