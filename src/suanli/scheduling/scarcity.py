@@ -243,7 +243,6 @@ class Lasting:
     and the lasting jobs placed this cycle, as a share of the pool's cards (and, apart, of its cores)."""
 
     def __init__(self, cycle: Cycle) -> None:
-        self.cycle = cycle
         self.held: dict[str, list[float]] = {}  # pool -> [cards, cores] held by lasting work
         horizon = cycle.now.timestamp() + LASTING_S
         for pool_id, timeline in cycle.timelines.items():

@@ -95,13 +95,7 @@ class CityModel:
                     PoolSpec(
                         p.name,
                         p.model,
-                        max(
-                            1,
-                            round(
-                                p.nodes
-                                * (cpu_scale if cpu_scale is not None and not p.accelerators_per_node else scale)
-                            ),
-                        ),
+                        _scaled_nodes(p, scale, cpu_scale),
                         p.accelerators_per_node,
                         p.cpus_per_node,
                         p.memory_gib_per_node,
@@ -125,6 +119,11 @@ class CityModel:
             known = ", ".join(sorted(self.scenarios)) or "none"
             raise InvalidInput([FieldError("scenario", f"no scenario {name!r} in city {self.name} (it has: {known})")])
         return self.scenarios[name]
+
+
+def _scaled_nodes(pool: PoolSpec, scale: float, cpu_scale: float | None) -> int:
+    factor = cpu_scale if cpu_scale is not None and not pool.accelerators_per_node else scale
+    return max(1, round(pool.nodes * factor))
 
 
 def load_city(path: Path) -> CityModel:
