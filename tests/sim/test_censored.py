@@ -10,6 +10,7 @@ from suanli.domain.jobs.states import JobState
 from suanli.sim.city import load_city
 from suanli.sim.engine import Simulation
 from suanli.sim.metrics import measure, outcomes
+from suanli.sim.report import markdown
 from suanli.sim.traces import read_openb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +53,4 @@ def test_a_censored_pod_frees_its_cards_after_that_lifetime_and_counts_in_no_jct
     assert metrics.censored == 1
     assert metrics.jct.count == 2  # the pods that truly ended: the one that succeeded, the one deleted running
     assert metrics.unfinished == 0
+    assert "1 of the batch jobs were still running when the trace ended (censored)" in markdown([metrics])
