@@ -27,7 +27,8 @@ def test_a_lasting_job_leaves_a_pool_that_lasting_work_already_half_fills():
     snapshot = Snapshot(_two_pools(cheap_free=4), running=(running("old", "cheap", (0,), 4, ends_in=40 * DAY),))
     (placement,) = decide(snapshot, [_lasting("svc")], "suanli", T0).placements
     assert placement.pool_id == "dear"
-    assert f"would hold more than {LASTING_SHARE:.0%} of them" in placement.explanation
+    assert "c1/cheap (~720.0 h, ~¥3600.00) passed over" in placement.explanation
+    assert f"would then hold more than {LASTING_SHARE:.0%} of its cards or cores" in placement.explanation
 
 
 def test_a_short_job_still_takes_the_cheapest_pool():

@@ -136,7 +136,8 @@ class Suanli:
             spared = [o for o in options if not scarcity.contested(job, o.pool)] if scarcity.captive else options
             choices = spared or options
             spread = lasting.spread(job, choices)
-            crowded, choices = len(choices) - len(spread), spread
+            crowded = _fastest_then_cheapest(choices, pressed) if len(spread) < len(choices) else None
+            choices = spread
             best = _fastest_then_cheapest(choices, pressed)
             if head:
                 better = self._wait_for_faster(cycle, job, best)
@@ -454,12 +455,12 @@ def _why(
     spared: int = 0,
     instead: Option | None = None,
     passed: Option | None = None,
-    crowded: int = 0,
+    crowded: Option | None = None,
 ) -> str:
     """Why this pool: its runtime and price, how it compares with the other pools with room, and what it
     leaves to others (`spared` pools kept for captive jobs; `instead`, the pool it passed over so as not to
     break a whole free node there; `passed`, the one a lasting job left to jobs with fewer alternatives;
-    `crowded` pools passed over as lasting work would fill more than LASTING_SHARE of them)."""
+    `crowded`, the pool it would have taken but for lasting work filling more than LASTING_SHARE of it)."""
     unit = "core-hour" if chosen.pool.is_cpu else "accelerator-hour"
     price = format_price(chosen.pool.price_for(job.preemptible) or Decimal(0))
     hours = chosen.runtime / 3600
@@ -473,10 +474,11 @@ def _why(
         text += _compared(chosen, options)
     if spared:
         text += f"; {spared} pool(s) left to waiting jobs that can run nowhere else"
-    if crowded:
+    if crowded is not None and crowded.pool.pool_id != chosen.pool.pool_id:
         text += (
-            f"; {crowded} pool(s) passed over, as work lasting past a day would hold more than "
-            f"{LASTING_SHARE:.0%} of them (room kept for work that may need them)"
+            f"; {crowded.pool.label} (~{crowded.runtime / 3600:.1f} h, ~¥{format_price(crowded.cost)}) passed over, "
+            f"as work lasting past a day would then hold more than {LASTING_SHARE:.0%} of its cards or cores "
+            "(room kept for work that may need it)"
         )
     if passed is not None:
         text += (
