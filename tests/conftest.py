@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -340,6 +340,7 @@ def ray_head(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             time.sleep(0.5)
         else:
             give_up(f"the Ray head did not answer at {address} within 90 s")
+        _wait_for_ray_jobs(address, deadline, give_up)
         yield address
     finally:
         try:
@@ -348,3 +349,26 @@ def ray_head(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(head.pid, signal.SIGKILL)
         log.close()
+
+
+def _wait_for_ray_jobs(address: str, deadline: float, give_up: Callable[[str], None]) -> None:
+    """Until the head takes jobs: its dashboard answers before the agent that runs submissions has registered
+    ("No available agent to submit job, please try again later"), so submit a trivial job until one runs."""
+    import time
+
+    from ray.job_submission import JobSubmissionClient
+
+    client = JobSubmissionClient(address)
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            probe = client.submit_job(entrypoint="true")
+        except Exception as exc:  # noqa: BLE001 - the SDK raises RuntimeError while no agent is there
+            last = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
+            time.sleep(0.5)
+            continue
+        while time.monotonic() < deadline and not client.get_job_status(probe).is_terminal():
+            time.sleep(0.2)
+        client.delete_job(probe)
+        return
+    give_up(f"the Ray head at {address} took no job within 90 s: {last}")
