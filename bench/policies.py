@@ -66,7 +66,8 @@ def contract_lines(results: list[Metrics]) -> list[str]:
         f"contracted tenants ({ours.contracts}): p95 wait {ours.contract_wait.p95 / 3600:.2f} h vs "
         f"{best.contract_wait.p95 / 3600:.2f} h ({best.policy}); mean {ours.contract_wait.mean / 3600:.2f} h vs "
         f"{best.contract_wait.mean / 3600:.2f} h; quota shortfall {ours.quota_shortfall:.0%} vs "
-        f"{min(m.quota_shortfall for m in baselines):.0%}",
+        f"{min(m.quota_shortfall for m in baselines):.0%}; hours short {ours.quota_short_hours:,.0f} vs "
+        f"{min(m.quota_short_hours for m in baselines):,.0f}",
         f"others: p95 wait {ours.other_wait.p95 / 3600:.2f} h vs {others / 3600:.2f} h "
         f"(best baseline); cost of the guarantees: {ours.preemptions} preemptions, {ours.lost_hours:,.0f} card-hours "
         f"lost ({ours.lost_hours / held:.1%} of what ran)",

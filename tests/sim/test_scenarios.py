@@ -13,7 +13,7 @@ import pytest
 from suanli.domain.errors import InvalidInput
 from suanli.sim.city import CentreSpec, CityModel, PoolSpec, TraceFit, load_city
 from suanli.sim.engine import Sample, Simulation
-from suanli.sim.metrics import measure, outcomes, quota_shortfall
+from suanli.sim.metrics import measure, outcomes, quota_short_hours, quota_shortfall
 from suanli.sim.scenarios import Scenario, parse
 from suanli.sim.traces import Trace, TraceJob
 
@@ -104,6 +104,21 @@ def test_the_quota_shortfall_counts_only_the_guarantee_a_waiting_tenant_could_us
     ]
     assert quota_shortfall(samples, {"t": 8.0}) == pytest.approx((8 + 0 + 2) / (8 + 8 + 2))
     assert math.isnan(quota_shortfall(samples[3:], {"t": 8.0}))
+
+
+def test_the_hours_short_weigh_each_sample_by_the_time_to_the_next():
+    hour = 3600.0
+    samples = [
+        Sample(0.0, {}, {"t": 8}, {}),  # 8 short for 2 hours
+        Sample(2 * hour, {"t": 8}, {"t": 8}, {"t": 8.0}),  # none short for an hour
+        Sample(3 * hour, {}, {"t": 2}, {}),  # 2 short for half an hour
+        Sample(3.5 * hour, {}, {}, {}),  # nothing waiting from here on
+    ]
+    assert quota_short_hours(samples, {"t": 8.0}) == pytest.approx(8 * 2 + 0 + 2 * 0.5)
+    # a tenant that seldom waits, but then for its whole quota, has a high share and few hours short
+    rare = [Sample(0.0, {}, {"t": 8}, {}), Sample(0.1 * hour, {}, {}, {}), Sample(100 * hour, {}, {}, {})]
+    assert quota_shortfall(rare, {"t": 8.0}) == 1.0
+    assert quota_short_hours(rare, {"t": 8.0}) == pytest.approx(0.8)
 
 
 def test_the_sim_command_lays_a_scenario_over_a_trace_and_refuses_an_unknown_one():

@@ -107,6 +107,7 @@ def scenario_table(results: list[Metrics]) -> Table:
         "others mean wait",
         "others p95 wait",
         "quota shortfall",
+        "hours short",
     )
     for m in results:
         shortfall = m.quota_shortfall
@@ -119,6 +120,7 @@ def scenario_table(results: list[Metrics]) -> Table:
             f"{m.other_wait.mean / 3600:.2f}",
             f"{m.other_wait.p95 / 3600:.2f}",
             "-" if math.isnan(shortfall) else f"{shortfall:.0%}",
+            f"{m.quota_short_hours:,.1f}",
         )
     return table
 

@@ -124,6 +124,8 @@ class Metrics:
     contract_wait: Stats = field(default_factory=lambda: Stats.of([]))  # queueing delay of contracted tenants' jobs
     other_wait: Stats = field(default_factory=lambda: Stats.of([]))  # and of everyone else's
     quota_shortfall: float = math.nan  # share of contracted compute not held while its tenant had work waiting
+    # A100-equivalent hours of contracted compute wanted but not held, over the whole replay (0: none short)
+    quota_short_hours: float = 0.0
     censored: int = 0  # batch jobs the trace saw still running at its end: replayed, but no completion
 
     def to_json(self) -> dict[str, object]:
@@ -243,6 +245,7 @@ def measure(run: SimRun) -> Metrics:
         contract_wait=Stats.of(contracted),
         other_wait=Stats.of(others),
         quota_shortfall=quota_shortfall(run.samples, run.contracts),
+        quota_short_hours=round(quota_short_hours(run.samples, run.contracts), 1),
     )
 
 
@@ -262,6 +265,24 @@ def quota_shortfall(samples: Sequence[Sample], contracts: dict[str, float]) -> f
             wanted += usable
             short += max(0.0, usable - held)
     return short / wanted if wanted > 0 else math.nan
+
+
+def quota_short_hours(samples: Sequence[Sample], contracts: dict[str, float]) -> float:
+    """The contracted compute tenants could have used but did not hold, in A100-equivalent hours: what
+    `quota_shortfall` counts per sample, held from each sample to the next. The shortfall is a share of the
+    samples in which a tenant waited, so a tenant that seldom waits, but then for a whole node, has a high share
+    and few hours short; this is the amount."""
+    short = 0.0
+    for sample, after in zip(samples, samples[1:], strict=False):
+        hours = max(0.0, after.at - sample.at) / 3600
+        for tenant, quota in contracts.items():
+            waiting = sample.waiting.get(tenant, 0)
+            if waiting <= 0:
+                continue
+            held, cards = sample.held_compute.get(tenant, 0.0), sample.held.get(tenant, 0)
+            usable = min(quota, held + waiting * (held / cards if cards else 1.0))
+            short += max(0.0, usable - held) * hours
+    return short
 
 
 def max_min_fair(capacity: float, demands: dict[str, float]) -> dict[str, float]:

@@ -83,17 +83,18 @@ def markdown(results: Sequence[Metrics], reference: str = "suanli", title: str =
         lines += [
             "",
             f"Scenario `{ref.scenario}`: {ref.contracts} tenant(s) with a contracted quota; waits in hours; quota "
-            "shortfall: the share of contracted compute not held while its tenant had work waiting.",
+            "shortfall: the share of contracted compute not held while its tenant had work waiting; hours short: "
+            "that compute in A100-equivalent hours over the whole replay.",
             "",
             "| policy | preemptions | lost card-hours | contracted: mean wait | p95 wait | others: mean wait | "
-            "p95 wait | quota shortfall |",
-            "|---|---|---|---|---|---|---|---|",
+            "p95 wait | quota shortfall | hours short |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for m in results:
             lines.append(
                 f"| `{m.policy}` | {m.preemptions} | {m.lost_hours:,.1f} | {_h(m.contract_wait.mean)} | "
                 f"{_h(m.contract_wait.p95)} | {_h(m.other_wait.mean)} | {_h(m.other_wait.p95)} | "
-                f"{_pct(m.quota_shortfall)} |"
+                f"{_pct(m.quota_shortfall)} | {m.quota_short_hours:,.1f} |"
             )
     pools = sorted({p for m in results for p in m.utilisation})
     lines += [
