@@ -256,12 +256,7 @@ def quota_shortfall(samples: Sequence[Sample], contracts: dict[str, float]) -> f
     (cards waited for counted at the rate of those it held, one A100-equivalent a card if it held none)."""
     short = wanted = 0.0
     for sample in samples:
-        for tenant, quota in contracts.items():
-            waiting = sample.waiting.get(tenant, 0)
-            if waiting <= 0:
-                continue
-            held, cards = sample.held_compute.get(tenant, 0.0), sample.held.get(tenant, 0)
-            usable = min(quota, held + waiting * (held / cards if cards else 1.0))
+        for usable, held in _wanted(sample, contracts):
             wanted += usable
             short += max(0.0, usable - held)
     return short / wanted if wanted > 0 else math.nan
@@ -275,14 +270,20 @@ def quota_short_hours(samples: Sequence[Sample], contracts: dict[str, float]) ->
     short = 0.0
     for sample, after in zip(samples, samples[1:], strict=False):
         hours = max(0.0, after.at - sample.at) / 3600
-        for tenant, quota in contracts.items():
-            waiting = sample.waiting.get(tenant, 0)
-            if waiting <= 0:
-                continue
-            held, cards = sample.held_compute.get(tenant, 0.0), sample.held.get(tenant, 0)
-            usable = min(quota, held + waiting * (held / cards if cards else 1.0))
-            short += max(0.0, usable - held) * hours
+        short += sum(max(0.0, usable - held) for usable, held in _wanted(sample, contracts)) * hours
     return short
+
+
+def _wanted(sample: Sample, contracts: dict[str, float]) -> list[tuple[float, float]]:
+    """(what it could use, what it held) of each contracted tenant with work waiting at this sample."""
+    out = []
+    for tenant, quota in contracts.items():
+        waiting = sample.waiting.get(tenant, 0)
+        if waiting <= 0:
+            continue
+        held, cards = sample.held_compute.get(tenant, 0.0), sample.held.get(tenant, 0)
+        out.append((min(quota, held + waiting * (held / cards if cards else 1.0)), held))
+    return out
 
 
 def max_min_fair(capacity: float, demands: dict[str, float]) -> dict[str, float]:
