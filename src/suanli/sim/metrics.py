@@ -167,9 +167,11 @@ def outcomes(run: SimRun) -> list[JobOutcome]:
                     preempted += 1
                     if job.kind.value != "service":  # a service's past hours were served, not lost
                         lost += a.per_node * len(a.node_indices) * seconds / _HOUR
+            key = job.spec.envs.get("TRACE_JOB", job.id)
+            replayed = run.workload.jobs.get(key)
             out.append(
                 JobOutcome(
-                    key=job.spec.envs.get("TRACE_JOB", job.id),
+                    key=key,
                     tenant_id=job.tenant_id,
                     service=job.kind.value == "service",
                     state=job.state,
@@ -184,15 +186,10 @@ def outcomes(run: SimRun) -> list[JobOutcome]:
                     cost=cost.quantize(Decimal("0.01")),
                     preempted=preempted,
                     lost_hours=lost,
-                    censored=_censored(run, job.spec.envs.get("TRACE_JOB", job.id)),
+                    censored=replayed is not None and replayed.trace.censored,
                 )
             )
     return out
-
-
-def _censored(run: SimRun, key: str) -> bool:
-    job = run.workload.jobs.get(key)
-    return job is not None and job.trace.censored
 
 
 def _secs(t: datetime) -> float:
