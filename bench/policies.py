@@ -3,7 +3,7 @@ and whether `suanli` meets its targets (25% lower mean JCT and 40% lower p95 que
 baseline, at no higher total cost, with Jain's index at least as high).
 
     python bench/policies.py [--traces ../shared/traces] [--limit N] [--seed 0] [--seeds K] [--out bench/results]
-                             [--scenario contracts]
+                             [--scenario contracts] [--grid]
 
 Not a test: it prints figures (and writes a report per trace). All policies run in this one process. With
 `--seeds K` every trace is replayed under seeds seed..seed+K-1 (each seed maps the trace onto the city
@@ -98,6 +98,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="replay each trace under this many seeds")
     parser.add_argument("--interval", type=float, default=60.0)
+    parser.add_argument(
+        "--grid", action="store_true", help="cycles only every --interval s (the simulator before 2026-12-07)"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--scenario", default=None, help="lay this scenario of the city model over every trace")
     args = parser.parse_args()
@@ -106,7 +109,8 @@ def main() -> None:
         console.rule(trace)
         runs: list[list[Metrics]] = []
         jobs = load_trace(trace, traces_root(args.traces), args.limit).jobs
-        floor = cycle_wait_floor([j.arrival for j in jobs if not j.is_service], args.interval)
+        # a woken loop places a job the second it arrives; on a grid every job waits for the next boundary
+        floor = cycle_wait_floor([j.arrival for j in jobs if not j.is_service], args.interval) if args.grid else 0.0
         folder = args.out / (f"{trace}-{args.scenario}" if args.scenario else trace)
         for seed in range(args.seed, args.seed + args.seeds):
             results = run_policies(
@@ -120,6 +124,7 @@ def main() -> None:
                 out=folder / f"seed-{seed}" if args.seeds > 1 else folder,
                 console=console,
                 scenario=args.scenario,
+                grid=args.grid,
             )
             runs.append(results)
             for line in verdict(results, floor) + contract_lines(results):

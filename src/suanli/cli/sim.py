@@ -33,9 +33,11 @@ def run_policies(
     out: Path | None,
     console: Console,
     scenario: str | None = None,
+    grid: bool = False,
 ) -> list[Metrics]:
     """Replay one trace under each policy (with the city's named `scenario` laid over it, if given); print a
-    table; write the report if `out` is given."""
+    table; write the report if `out` is given. `grid`: cycles only every `interval` seconds, not also when a
+    job arrives or ends."""
     root = traces_root(traces)
     trace = load_trace(trace_name, root, limit=limit)
     model = load_city(city)
@@ -43,7 +45,7 @@ def run_policies(
     results, runs = [], []
     for policy in policies:
         console.print(f"[dim]simulating {trace_name} ({len(trace.jobs)} jobs) under {policy}...[/]")
-        run = Simulation(trace, model, policy, seed=seed, interval_s=interval, scenario=laid).run()
+        run = Simulation(trace, model, policy, seed=seed, interval_s=interval, scenario=laid, wake=not grid).run()
         runs.append(run)
         results.append(measure(run))
     console.print(summary_table(results))
@@ -135,7 +137,12 @@ def register(app: typer.Typer, console: Console) -> None:
         seed: Annotated[int, typer.Option(help="the random seed (speeds, walltimes, portability)")] = 0,
         city: Annotated[Path, typer.Option(help="the city model")] = DEFAULT_CITY,
         traces: Annotated[Path | None, typer.Option(help="the shared traces folder")] = None,
-        interval: Annotated[float, typer.Option(help="seconds between scheduling cycles")] = 60.0,
+        interval: Annotated[
+            float, typer.Option(help="seconds between scheduling cycles when no arrival or end wakes the loop")
+        ] = 60.0,
+        grid: Annotated[
+            bool, typer.Option("--grid", help="cycles only every --interval seconds, not when a job arrives or ends")
+        ] = False,
         out: Annotated[Path | None, typer.Option(help="write report.md, metrics.json and plots here")] = None,
         scenario: Annotated[
             str | None, typer.Option(help="lay a scenario of the city model over the trace (e.g. contracts)")
@@ -162,6 +169,7 @@ def register(app: typer.Typer, console: Console) -> None:
             out=out,
             console=console,
             scenario=scenario,
+            grid=grid,
         )
 
 

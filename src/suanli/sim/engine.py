@@ -73,6 +73,9 @@ class SimRun:
     contracts: dict[str, float] = field(default_factory=dict)  # tenant id -> quota (A100-equivalents)
 
 
+AGENT_POLL_S = 1.0  # a live agent sees a run stop within this (`Agent.poll_interval`), reports it, and wakes the loop
+
+
 class Simulation:
     def __init__(
         self,
@@ -84,7 +87,11 @@ class Simulation:
         interval_s: float = 60.0,
         sample_every_s: float = 600.0,
         scenario: Scenario | None = None,
+        wake: bool = True,
     ) -> None:
+        """`wake`: a cycle runs at once when a job arrives or ends, as the live loop is woken by submissions and
+        agents' reports (`SchedulerLoop.wake`); False runs cycles only on an `interval_s` grid, so every job
+        waits for the next boundary (the simulator before 2026-12-07)."""
         fit = city.fit(trace.name)
         self.centres = city.scaled(fit.scale, fit.cpu_scale)
         self.trace = trace
@@ -92,6 +99,7 @@ class Simulation:
         self.seed = seed
         self.scenario = scenario
         self.interval = timedelta(seconds=interval_s)
+        self.wake_on_events = wake
         self.sample_every = sample_every_s
         self.clock = VirtualClock()
         scheduler = SchedulerSettings(
@@ -181,7 +189,9 @@ class Simulation:
                     dirty = True
             if revisit is not None and now >= revisit:  # the live loop would run a cycle by then anyway
                 revisit, dirty = None, True
-            if dirty and cycle_due is None:
+            if dirty and self.wake_on_events:
+                cycle_due = now
+            elif dirty and cycle_due is None:
                 cycle_due = _next_boundary(now, self.interval)
             if cycle_due is not None and now >= cycle_due:
                 report = self.scheduler.cycle()
@@ -191,8 +201,10 @@ class Simulation:
                     told = dict.fromkeys([*told, *self.agents])
                 for centre_id in told:
                     self.agents[centre_id].tick()
-                # the stopped jobs are back in the queue and their room is free: the next cycle places them
-                cycle_due = now + self.interval if report.preempted else None
+                # the stopped jobs are back in the queue and their room is free: the next cycle places them, when
+                # the agents report the stops (live, within their poll interval; on the grid, at the next boundary)
+                after = timedelta(seconds=AGENT_POLL_S) if self.wake_on_events else self.interval
+                cycle_due = now + after if report.preempted else None
                 revisit = report.revisit_at
                 elapsed = (now - SIM_START).total_seconds()
                 if elapsed >= next_sample:
@@ -226,6 +238,6 @@ class Simulation:
 
 
 def _next_boundary(now: datetime, interval: timedelta) -> datetime:
-    """The first cycle boundary at or after `now` (cycles run on a fixed grid, as a live loop does)."""
+    """The first cycle boundary at or after `now` (cycles on a fixed grid, when nothing wakes the loop)."""
     elapsed = (now - SIM_START) / interval
     return SIM_START + interval * math.ceil(elapsed)
