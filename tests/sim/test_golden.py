@@ -6,6 +6,9 @@ in the same commit, with the reason). The run is deterministic for a seed, whate
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +71,19 @@ def test_the_same_seed_gives_the_same_run_and_another_seed_another(trace):
     other = measure(Simulation(trace, city, "suanli", seed=4).run())
     assert (first.jct, first.wait, first.total_cost) == (again.jct, again.wait, again.total_cost)
     assert first.jct != other.jct
+
+
+def test_the_sim_command_replays_on_a_grid_only_when_asked(tmp_path):
+    command = [sys.executable, "-m", "suanli", "sim", "--trace", "philly", "--traces", str(DATA), "--limit", "100"]
+    for name, extra in (("woken", []), ("grid", ["--grid"])):
+        ran = subprocess.run(
+            [*command, "--policy", "slurm", *extra, "--out", str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert ran.returncode == 0, ran.stderr
+    woken, grid = (json.loads((tmp_path / n / "metrics.json").read_text())[0] for n in ("woken", "grid"))
+    assert woken["wait"]["p95"] == 0.0  # every job placed the second it arrives
+    assert grid["wait"]["p95"] >= 50.0  # ... or at the next minute's boundary
+    assert grid["cycles"] < woken["cycles"]
