@@ -1,7 +1,7 @@
 """Simulated jobs per wall-clock second on a full trace, and on a 100,000-job trace (Philly twice over:
 its 55,803 jobs, then the same again nine weeks later, as another set of tenants).
 
-    python bench/sim_speed.py [--jobs 100000] [--policy suanli] [--traces ../shared/traces]
+    python bench/sim_speed.py [--jobs 100000] [--policy suanli] [--traces ../shared/traces] [--grid]
 
 Not a test: it prints figures.
 """
@@ -44,12 +44,15 @@ def main() -> None:
     parser.add_argument("--policy", default="suanli")
     parser.add_argument("--traces", type=Path, default=None)
     parser.add_argument("--interval", type=float, default=60.0)
+    parser.add_argument(
+        "--grid", action="store_true", help="cycles only every --interval s, not when a job arrives or ends"
+    )
     args = parser.parse_args()
     philly = load_trace("philly", traces_root(args.traces))
     trace = repeated(philly, args.jobs)
     city = load_city(Path("bench/city-qingdao.yaml"))
     with timing_parts() as spent:
-        run = Simulation(trace, city, args.policy, interval_s=args.interval).run()
+        run = Simulation(trace, city, args.policy, interval_s=args.interval, wake=not args.grid).run()
     rate = len(trace.jobs) / run.wall_seconds
     print(
         f"{len(trace.jobs)} jobs under {args.policy}: {run.wall_seconds:.1f} s wall, {run.cycles} cycles, "
