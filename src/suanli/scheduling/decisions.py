@@ -28,6 +28,7 @@ class ReasonCode(StrEnum):
     INSUFFICIENT_CAPACITY = "insufficient_capacity"
     LOWER_RANK = "lower_rank"  # room exists, but it is promised to jobs ahead (FIFO head, reservations)
     RESERVED = "reserved"  # this pool is promised to this job from a predicted time
+    SLOWER = "slower"  # room now, but the job waits a little for a busy pool that finishes it much sooner
     BUDGET = "budget"  # the worst-case cost here is more than the tenant has left of its monthly budget
 
 

@@ -381,3 +381,35 @@ def test_suanli_shows_both_promises_of_a_job_reserved_in_one_pool_and_given_room
     reasons = {r.pool_id: r for r in result.waiting["urgent"]}
     assert reasons["a"].code is reasons["b"].code is ReasonCode.RESERVED
     assert "expected to start in 2.0 h" in reasons["a"].message and "room is being made" in reasons["b"].message
+
+
+def test_suanli_waits_a_little_for_a_much_faster_pool_and_says_what_it_gains():
+    pools = (pool("slow", price="5"), pool("fast", model="H800", nodes=1, free=[0], centre="c2"))
+    busy = (running("r", "fast", (0,), 8, ends_in=HOUR / 2),)
+    estimates = {"A100": 10 * HOUR, "H800": 5 * HOUR}
+    fresh = job("j", alternatives=("H800",), estimates=estimates)
+    result = decide(Snapshot(pools, busy), [fresh], "suanli", T0)
+    assert not result.placements and result.reserved == {"j": "fast"}
+    slow, fast = sorted(result.waiting["j"], key=lambda r: r.pool_id, reverse=True)
+    assert fast.code is ReasonCode.RESERVED
+    # it ends at 5.5 h there against 10 h on the free A100s
+    assert "~4.5 h sooner than starting now on c1/slow, where it would run ~10.0 h" in fast.message
+    assert slow.code is ReasonCode.SLOWER and "c2/fast finishes the job ~4.5 h sooner" in slow.message
+    # a wait longer than a tenth of the runtime is not bought: it starts now on the slower pool
+    later = (running("r", "fast", (0,), 8, ends_in=2 * HOUR),)
+    result = decide(Snapshot(pools, later), [fresh], "suanli", T0)
+    assert [(p.job_id, p.pool_id) for p in result.placements] == [("j", "slow")]
+    # ... nor once the job has already waited that long
+    waited = job("j", alternatives=("H800",), estimates=estimates, age=2 * HOUR)
+    result = decide(Snapshot(pools, busy), [waited], "suanli", T0)
+    assert [(p.job_id, p.pool_id) for p in result.placements] == [("j", "slow")]
+
+
+def test_a_pool_with_room_a_job_was_not_given_says_it_is_kept_for_jobs_ahead_not_busy():
+    snapshot = Snapshot((pool("p", nodes=2, free=[0, 8]),), (running("r", "p", (0,), 8, ends_in=HOUR),))
+    cycle = Cycle(snapshot, T0)
+    (kept,) = cycle.reasons(job("one", per_node=8))  # node 1 has room, yet the job waits: a reservation holds it
+    assert kept.code is ReasonCode.LOWER_RANK
+    assert kept.message.startswith("room now on 1 of 2 node(s), but kept for jobs ahead")
+    (busy,) = cycle.reasons(job("two", per_node=8, nodes=2))  # the gang needs both nodes: the pool is busy
+    assert busy.code is ReasonCode.INSUFFICIENT_CAPACITY and "1 of 2 node(s) have room now" in busy.message

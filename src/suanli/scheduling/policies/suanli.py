@@ -141,11 +141,11 @@ class Suanli:
             best = _fastest_then_cheapest(choices, pressed)
             if head:
                 better = self._wait_for_faster(cycle, job, best)
-                if better is not None:
+                if better is not None and best is not None:
                     waiting.append(job)
-                    self._reserve(
-                        cycle, job, better, lead, notes, "it finishes sooner there than anywhere now", snapshot
-                    )
+                    self._reserve(cycle, job, better[0], lead, notes, _sooner(best, better[1]), snapshot)
+                    if job.job_id in lead:
+                        lead[job.job_id][best.pool.pool_id] = _slower(best, better)
                     continue
             if best is not None:
                 packed = scarcity.instead_of_breaking(job, best, choices, pressed)
@@ -209,9 +209,10 @@ class Suanli:
         return options
 
     @staticmethod
-    def _wait_for_faster(cycle: Cycle, job: PendingJob, best: Option | None) -> PoolState | None:
+    def _wait_for_faster(cycle: Cycle, job: PendingJob, best: Option | None) -> tuple[PoolState, float] | None:
         """A pool that, though busy now, would finish the job at least WAIT_FOR_FASTER sooner than `best`,
-        for a wait of at most MAX_WAIT_FOR_FASTER of the job's runtime (the delay bought stays bounded)."""
+        for a wait of at most MAX_WAIT_FOR_FASTER of the job's runtime (the delay bought stays bounded), and the
+        seconds from now to the job's expected end there."""
         if best is None or job.submitted_at < cycle.now - timedelta(seconds=MAX_WAIT_FOR_FASTER * best.runtime):
             return None
         threshold = best.runtime * (1 - WAIT_FOR_FASTER)
@@ -228,7 +229,7 @@ class Suanli:
                 continue
             if wait + runtime < soonest:
                 target, soonest = pool, wait + runtime
-        return target
+        return None if target is None else (target, soonest)
 
     @staticmethod
     def _soonest_pool(cycle: Cycle, job: PendingJob, held: str | None = None) -> PoolState | None:
@@ -431,6 +432,28 @@ def _shortest(keys: Sequence[Hashable], jobs: Sequence[PendingJob]) -> dict[Hash
 def _unit_hours(units: float, runtime: float) -> Decimal:
     """Units (accelerators, or cores) held for `runtime` seconds, in unit-hours to six places."""
     return Decimal(str(round(units * runtime / 3600, 6)))
+
+
+def _sooner(now: Option, finish: float) -> str:
+    """Why a job waits for a busy pool: how much sooner it ends there than where it could start now."""
+    pool = now.pool
+    return (
+        f"it finishes sooner there than anywhere now: ~{(now.runtime - finish) / 3600:.1f} h sooner than starting "
+        f"now on {pool.centre_name}/{pool.pool_name}, where it would run ~{now.runtime / 3600:.1f} h"
+    )
+
+
+def _slower(now: Option, faster: tuple[PoolState, float]) -> PoolReason:
+    """The pool a job could start in now, while it waits for `faster` (the pool, and its expected end there)."""
+    pool, finish = faster
+    return PoolReason(
+        now.pool.pool_id,
+        now.pool.centre_name,
+        now.pool.pool_name,
+        ReasonCode.SLOWER,
+        f"room now, but {pool.centre_name}/{pool.pool_name} finishes the job ~{(now.runtime - finish) / 3600:.1f} h "
+        f"sooner (~{now.runtime / 3600:.1f} h here), for a short wait",
+    )
 
 
 def _fastest_then_cheapest(options: Sequence[Option], pressed: dict[str, float] | None = None) -> Option | None:
