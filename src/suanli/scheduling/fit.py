@@ -101,13 +101,6 @@ def demand_per_node(job: PendingJob, pool: PoolState) -> tuple[int, float, float
 def capacity_reason(job: PendingJob, pool: PoolState, fitting: int, up: int) -> PoolReason:
     """Explain a capacity shortfall: `fitting` of the pool's `up` nodes could take a share of the gang now (as
     many as the gang needs: room the policy keeps for jobs ahead)."""
-    accel, cpus, memory = demand_per_node(job, pool)
-    if pool.is_cpu:
-        need = f"{job.request.nodes} node(s) x {_num(cpus)} CPUs / {_num(memory)} GiB"
-    else:
-        need = f"{job.request.nodes} node(s) x {accel} {pool.model}"
-    down = pool.node_count - up
-    down_text = f" ({down} node(s) down)" if down > 0 else ""
     if fitting >= job.request.nodes:  # room it was not given: the policy keeps it for jobs ahead
         return _reason(
             pool,
@@ -115,6 +108,13 @@ def capacity_reason(job: PendingJob, pool: PoolState, fitting: int, up: int) -> 
             f"room now on {fitting} of {pool.node_count} node(s), but kept for jobs ahead: by its max_runtime the "
             "job would delay a reservation",
         )
+    accel, cpus, memory = demand_per_node(job, pool)
+    if pool.is_cpu:
+        need = f"{job.request.nodes} node(s) x {_num(cpus)} CPUs / {_num(memory)} GiB"
+    else:
+        need = f"{job.request.nodes} node(s) x {accel} {pool.model}"
+    down = pool.node_count - up
+    down_text = f" ({down} node(s) down)" if down > 0 else ""
     return _reason(
         pool,
         ReasonCode.INSUFFICIENT_CAPACITY,

@@ -143,9 +143,10 @@ class Suanli:
                 better = self._wait_for_faster(cycle, job, best)
                 if better is not None and best is not None:
                     waiting.append(job)
-                    self._reserve(cycle, job, better[0], lead, notes, _sooner(best, better[1]), snapshot)
+                    why, slower = _faster_by(best, *better)
+                    self._reserve(cycle, job, better[0], lead, notes, why, snapshot)
                     if job.job_id in lead:
-                        lead[job.job_id][best.pool.pool_id] = _slower(best, better)
+                        lead[job.job_id][best.pool.pool_id] = slower
                     continue
             if best is not None:
                 packed = scarcity.instead_of_breaking(job, best, choices, pressed)
@@ -434,26 +435,20 @@ def _unit_hours(units: float, runtime: float) -> Decimal:
     return Decimal(str(round(units * runtime / 3600, 6)))
 
 
-def _sooner(now: Option, finish: float) -> str:
-    """Why a job waits for a busy pool: how much sooner it ends there than where it could start now."""
+def _faster_by(now: Option, faster: PoolState, finish: float) -> tuple[str, PoolReason]:
+    """Why a job waits for the busy pool `faster`, where it ends `finish` seconds from now, rather than start on
+    `now`'s pool: the reservation's words, and the reason the pool with room gives."""
+    gain, here = (now.runtime - finish) / 3600, now.runtime / 3600
     pool = now.pool
-    return (
-        f"it finishes sooner there than anywhere now: ~{(now.runtime - finish) / 3600:.1f} h sooner than starting "
-        f"now on {pool.centre_name}/{pool.pool_name}, where it would run ~{now.runtime / 3600:.1f} h"
+    why = (
+        f"it finishes sooner there than anywhere now: ~{gain:.1f} h sooner than starting now on "
+        f"{pool.centre_name}/{pool.pool_name}, where it would run ~{here:.1f} h"
     )
-
-
-def _slower(now: Option, faster: tuple[PoolState, float]) -> PoolReason:
-    """The pool a job could start in now, while it waits for `faster` (the pool, and its expected end there)."""
-    pool, finish = faster
-    return PoolReason(
-        now.pool.pool_id,
-        now.pool.centre_name,
-        now.pool.pool_name,
-        ReasonCode.SLOWER,
-        f"room now, but {pool.centre_name}/{pool.pool_name} finishes the job ~{(now.runtime - finish) / 3600:.1f} h "
-        f"sooner (~{now.runtime / 3600:.1f} h here), for a short wait",
+    text = (
+        f"room now, but {faster.centre_name}/{faster.pool_name} finishes the job ~{gain:.1f} h sooner "
+        f"(~{here:.1f} h here), for a short wait"
     )
+    return why, PoolReason(pool.pool_id, pool.centre_name, pool.pool_name, ReasonCode.SLOWER, text)
 
 
 def _fastest_then_cheapest(options: Sequence[Option], pressed: dict[str, float] | None = None) -> Option | None:
