@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -133,12 +134,12 @@ def register(app: typer.Typer, console: Console) -> None:
         trace: Annotated[str, typer.Option(help=f"one of: {', '.join(sorted(READERS))}")] = "philly",
         policy: Annotated[list[str] | None, typer.Option(help="policy to run (repeat for several)")] = None,
         all_policies: Annotated[bool, typer.Option("--all", help="every registered policy")] = False,
-        limit: Annotated[int | None, typer.Option(help="only the first N jobs of the trace")] = None,
+        limit: Annotated[int | None, typer.Option(min=1, help="only the first N jobs of the trace")] = None,
         seed: Annotated[int, typer.Option(help="the random seed (speeds, walltimes, portability)")] = 0,
         city: Annotated[Path, typer.Option(help="the city model")] = DEFAULT_CITY,
         traces: Annotated[Path | None, typer.Option(help="the shared traces folder")] = None,
         interval: Annotated[
-            float, typer.Option(help="seconds between scheduling cycles when no arrival or end wakes the loop")
+            float, typer.Option(help="with --grid: seconds between scheduling cycles (above 0)")
         ] = 60.0,
         grid: Annotated[
             bool, typer.Option("--grid", help="cycles only every --interval seconds, not when a job arrives or ends")
@@ -157,7 +158,7 @@ def register(app: typer.Typer, console: Console) -> None:
         unknown = [p for p in chosen if p not in policy_names()]
         if unknown:
             raise typer.BadParameter(f"unknown policy {unknown[0]!r}; policies: {', '.join(policy_names())}")
-        _check_scenario(city, scenario)
+        _check_inputs(trace, traces, city, scenario, interval, out)
         run_policies(
             trace,
             chosen,
@@ -173,13 +174,39 @@ def register(app: typer.Typer, console: Console) -> None:
         )
 
 
-def _check_scenario(city: Path, scenario: str | None) -> None:
-    """Refuse a city file with a bad scenario, or a scenario it does not name, before anything runs."""
+def _check_inputs(
+    trace: str, traces: Path | None, city: Path, scenario: str | None, interval: float, out: Path | None
+) -> None:
+    """Refuse bad options before anything runs, each naming its option: an unknown trace, a traces folder
+    without it, a bad city file (with the place in it) or a scenario it does not name, a cycle interval not
+    above 0, and an output folder that cannot be written."""
+    if trace not in READERS:
+        raise typer.BadParameter(f"no trace {trace!r}; traces: {', '.join(sorted(READERS))}", param_hint="--trace")
+    if not interval > 0:  # NaN too
+        raise typer.BadParameter("seconds between cycles: a number above 0", param_hint="--interval")
+    try:
+        root = traces_root(traces)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--traces") from None
+    try:
+        load_trace(trace, root, limit=1)
+    except OSError as exc:
+        missing = f"{root} has no {trace} trace ({exc.filename} missing)"
+        raise typer.BadParameter(missing, param_hint="--traces") from None
     try:
         model = load_city(city)
     except InvalidInput as exc:
-        raise typer.BadParameter(f"{exc.errors[0].field}: {exc.errors[0].message}", param_hint="--city") from exc
+        first = exc.errors[0]
+        where = "" if first.field == "city" else f"{first.field}: "
+        raise typer.BadParameter(f"{where}{first.message}", param_hint="--city") from None
     try:
         model.scenario(scenario)
     except InvalidInput as exc:
-        raise typer.BadParameter(exc.errors[0].message, param_hint="--scenario") from exc
+        raise typer.BadParameter(exc.errors[0].message, param_hint="--scenario") from None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot make {out}: {exc.strerror or exc}", param_hint="--out") from None
+        if not os.access(out, os.W_OK):
+            raise typer.BadParameter(f"cannot write in {out}", param_hint="--out")

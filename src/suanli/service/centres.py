@@ -121,7 +121,8 @@ def _get_centre(uow: UnitOfWork, centre_id: str) -> Centre:
     return centre
 
 
-def _validate_pool(data: PoolInput, catalogue: Catalogue) -> str:
+def validate_pool(data: PoolInput, catalogue: Catalogue) -> str:
+    """The pool's model id, once its name, model and shape are found valid (else InvalidInput naming the field)."""
     check_slug(data.name, "name")
     model = catalogue.require(data.model, "model")
     errors = []
@@ -145,7 +146,7 @@ def add_pool(ctx: Context, principal: Principal, centre_id: str, data: PoolInput
     with ctx.store.uow() as uow:
         centre = _get_centre(uow, centre_id)
         _require_operator_of(principal, centre)
-        model_id = _validate_pool(data, effective_catalogue(uow))
+        model_id = validate_pool(data, effective_catalogue(uow))
         pool = Pool(
             id=new_id("pool", now),
             centre_id=centre.id,
@@ -168,7 +169,7 @@ def update_pool(ctx: Context, principal: Principal, pool_id: str, changes: dict[
         pool = _get_pool(uow, pool_id)
         _require_operator_of(principal, _get_centre(uow, pool.centre_id))
         updated = replace(pool, **changes)  # type: ignore[arg-type]
-        _validate_pool(
+        validate_pool(
             PoolInput(
                 updated.name,
                 updated.model,

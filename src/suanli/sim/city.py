@@ -11,14 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from suanli.domain.accelerators import Catalogue, Stack
 from suanli.domain.centres import EngineKind
 from suanli.domain.errors import FieldError, InvalidInput
 from suanli.domain.tenants import Principal, Role, TenantKind
 from suanli.service import centres, tenants
 from suanli.service.context import Context
+from suanli.sim.city_file import read_city_file
 from suanli.sim.scenarios import Scenario, city_compute, parse
 from suanli.sim.traces import Trace, TraceJob
 
@@ -127,7 +126,8 @@ def _scaled_nodes(pool: PoolSpec, scale: float, cpu_scale: float | None) -> int:
 
 
 def load_city(path: Path) -> CityModel:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The city model in the file at `path`; a problem anywhere in it is an InvalidInput naming its place."""
+    data = read_city_file(path)
     centres_ = tuple(
         CentreSpec(
             c["name"],

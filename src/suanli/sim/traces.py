@@ -55,7 +55,10 @@ class Trace:
 
 
 def traces_root(explicit: str | Path | None = None) -> Path:
-    """Where the shared traces live: the argument, $SUANLI_TRACES, ./traces or ../shared/traces."""
+    """Where the shared traces live: the argument (which must be a traces folder when given), $SUANLI_TRACES,
+    ./traces or ../shared/traces."""
+    if explicit is not None and not (Path(explicit) / "README.md").is_file():
+        raise FileNotFoundError(f"{explicit} is not a traces folder (no README.md in it)")
     candidates = [explicit, os.environ.get("SUANLI_TRACES"), "traces", "../shared/traces"]
     for candidate in candidates:
         if candidate and (Path(candidate) / "README.md").is_file():
