@@ -9,12 +9,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBar
 from rich.table import Table
 
 from suanli.domain.errors import InvalidInput
 from suanli.scheduling.policies import policy_names
 from suanli.sim.city import load_city
-from suanli.sim.engine import Simulation
+from suanli.sim.engine import Progress, Simulation
 from suanli.sim.metrics import Metrics, measure
 from suanli.sim.report import write
 from suanli.sim.traces import READERS, load_trace, traces_root
@@ -46,7 +48,14 @@ def run_policies(
     results, runs = [], []
     for policy in policies:
         console.print(f"[dim]simulating {trace_name} ({len(trace.jobs)} jobs) under {policy}...[/]")
-        run = Simulation(trace, model, policy, seed=seed, interval_s=interval, scenario=laid, wake=not grid).run()
+        simulation = Simulation(trace, model, policy, seed=seed, interval_s=interval, scenario=laid, wake=not grid)
+        with _progress_bar(console) as bar:
+            task = bar.add_task(f"{trace_name} under {policy}", total=len(trace.jobs), day=0.0, cycles=0)
+
+            def told(p: Progress, bar: ProgressBar = bar, task: TaskID = task) -> None:
+                bar.update(task, completed=p.submitted, day=p.virtual_s / 86400, cycles=p.cycles)
+
+            run = simulation.run(progress=told)
         runs.append(run)
         results.append(measure(run))
     console.print(summary_table(results))
@@ -56,6 +65,20 @@ def run_policies(
         files = write(results, runs, out)
         console.print(f"report: {files[0]}  ({len(files)} files in {out})")
     return results
+
+
+def _progress_bar(console: Console) -> ProgressBar:
+    """A replay's progress while it runs (gone when it ends): jobs submitted, virtual day, cycles, wall time."""
+    return ProgressBar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} jobs in"),
+        TextColumn("day {task.fields[day]:.1f}"),
+        TextColumn("{task.fields[cycles]:,} cycles"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def _table(title: str, *columns: str) -> Table:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,6 +74,19 @@ class SimRun:
     contracts: dict[str, float] = field(default_factory=dict)  # tenant id -> quota (A100-equivalents)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a replay has got: its virtual time, the jobs submitted of the trace's, and cycles run."""
+
+    virtual_s: float
+    submitted: int
+    jobs: int
+    cycles: int
+    wall_s: float
+
+
+PROGRESS_EVERY_S = 1.0  # wall seconds between progress reports, at most
+PROGRESS_STEPS = 256  # events handled between looks at the wall clock
 AGENT_POLL_S = 1.0  # a live agent sees a run stop within this (`Agent.poll_interval`), reports it, and wakes the loop
 
 
@@ -140,7 +154,9 @@ class Simulation:
     def _wake(self, at: datetime) -> None:
         heapq.heappush(self._wakes, at)
 
-    def run(self) -> SimRun:
+    def run(self, progress: Callable[[Progress], None] | None = None) -> SimRun:
+        """Replay the trace to its end; `progress`, if given, is told how far it has got about every
+        PROGRESS_EVERY_S wall seconds, and once more at the end."""
         started = time.perf_counter()
         result = SimRun(
             self.trace,
@@ -159,7 +175,14 @@ class Simulation:
         next_sample = 0.0
         for agent in self.agents.values():
             agent.tick()
+        steps, told_at = 0, started
         while True:
+            steps += 1
+            due = progress is not None and steps % PROGRESS_STEPS == 0
+            if due and time.perf_counter() - told_at >= PROGRESS_EVERY_S:
+                told_at = time.perf_counter()
+                virtual = (self.clock.t - SIM_START).total_seconds()
+                progress(Progress(virtual, next_arrival, len(arrivals), result.cycles, told_at - started))
             times = [
                 t
                 for t in (
@@ -212,6 +235,9 @@ class Simulation:
                     next_sample = elapsed + self.sample_every
             result.end = now
         result.wall_seconds = time.perf_counter() - started
+        if progress is not None:
+            virtual = (result.end - SIM_START).total_seconds()
+            progress(Progress(virtual, next_arrival, len(arrivals), result.cycles, result.wall_seconds))
         return result
 
     def _submit(self, job, result: SimRun) -> None:  # type: ignore[no-untyped-def]
