@@ -15,6 +15,7 @@ import yaml
 from suanli.domain.accelerators import Stack, builtin_catalogue
 from suanli.domain.errors import FieldError, InvalidInput
 from suanli.domain.money import parse_money
+from suanli.domain.tenants import check_slug
 from suanli.service.centres import PoolInput, validate_pool
 from suanli.sim.traces import READERS
 
@@ -53,8 +54,9 @@ def read_city_file(path: Path) -> dict[str, Any]:
         where = f"centres[{c}]"
         centre = _mapping(raw, where, ("name", "display_name", "district", "pools"))
         name = centre.get("name")
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str):
             raise InvalidInput([FieldError(f"{where}.name", "the centre's name")])
+        check_slug(name, f"{where}.name")  # as an operator's centre is named
         if name in names:
             raise InvalidInput([FieldError(f"{where}.name", f"centre {name!r} is named twice")])
         names.add(name)
@@ -71,8 +73,8 @@ def read_city_file(path: Path) -> dict[str, Any]:
             known = ", ".join(sorted(READERS))
             raise InvalidInput([FieldError(f"traces.{trace}", f"not a trace (traces: {known})")])
         _fit(fit, f"traces.{trace}")
-    if doc.get("scenarios") is not None:
-        _mapping(doc["scenarios"], "scenarios", None)
+    for scenario, fields in _mapping(doc.get("scenarios") or {}, "scenarios", None).items():
+        _mapping(fields or {}, f"scenarios.{scenario}", None)  # its fields: `sim.scenarios.parse`
     return doc
 
 
