@@ -191,6 +191,13 @@ def _get_pool(uow: UnitOfWork, pool_id: str) -> Pool:
     return pool
 
 
+def discount_problem(discount: Decimal) -> FieldError | None:
+    """What is wrong with a preemptible discount already parsed as money (at least 0), if anything."""
+    if discount > 1:
+        return FieldError("preemptible_discount", 'a fraction between 0 and 1, e.g. "0.4" for 40% off')
+    return None
+
+
 def add_price(
     ctx: Context,
     principal: Principal,
@@ -205,9 +212,7 @@ def add_price(
     amount = parse_money(price, "price")
     discount = parse_money(preemptible_discount, "preemptible_discount")
     start = valid_from or now
-    errors = []
-    if discount > 1:
-        errors.append(FieldError("preemptible_discount", 'a fraction between 0 and 1, e.g. "0.4" for 40% off'))
+    errors = [problem] if (problem := discount_problem(discount)) is not None else []
     if start.tzinfo is None or (valid_to is not None and valid_to.tzinfo is None):
         errors.append(FieldError("valid_from", "give times with a timezone, e.g. 2026-12-01T00:00:00+08:00"))
     elif valid_to is not None and valid_to <= start:

@@ -16,7 +16,7 @@ from suanli.domain.accelerators import Stack, builtin_catalogue
 from suanli.domain.errors import FieldError, InvalidInput
 from suanli.domain.money import parse_money
 from suanli.domain.tenants import check_slug
-from suanli.service.centres import PoolInput, validate_pool
+from suanli.service.centres import PoolInput, discount_problem, validate_pool
 from suanli.sim.traces import READERS
 
 POOL_FIELDS = (
@@ -102,8 +102,9 @@ def _pool(raw: object, where: str) -> None:
             builtin_catalogue(),
         )
         parse_money(str(pool["price"]), "price")
-        if parse_money(str(pool["preemptible_discount"]), "preemptible_discount") > 1:
-            raise InvalidInput([FieldError("preemptible_discount", "a fraction between 0 and 1, e.g. 0.4")])
+        problem = discount_problem(parse_money(str(pool["preemptible_discount"]), "preemptible_discount"))
+        if problem is not None:
+            raise InvalidInput([problem])
     except InvalidInput as exc:
         raise InvalidInput([FieldError(f"{where}.{e.field}", e.message) for e in exc.errors]) from None
 
